@@ -1,0 +1,707 @@
+// Package bufreader is a chained, pooled reader that fills gomem blocks
+// straight from an io.Reader and hands out either borrowed views of those
+// blocks or ownership of exact byte ranges.
+//
+// # Memory
+//
+// The reader owns a chain of blocks Malloc'd from one
+// *gomem.ScalableMemoryAllocator. The allocator has no lock, so a Reader, its
+// allocator and every range taken from it must be used on one goroutine
+// (frames released elsewhere are handed back to that goroutine to be freed).
+//
+// Bytes leave the reader in one of two ways:
+//
+//   - Views (ReadRange, Peek, ReadLine, the small integer reads): the reader
+//     keeps ownership. A view is valid until the next call on the Reader.
+//   - Transfers (Take, TakeInto): the caller receives exact sub-ranges of the
+//     blocks and must free them with pool.Free on the same allocator. The
+//     reader never reuses a taken range.
+//
+// Bytes that were consumed but not taken are the reader's. It frees them at
+// well-defined points: when the read position leaves a block (at the next call
+// that needs bytes from the following block), when a Take splits a block (the
+// gap before the taken range is freed at once), or when the last block is
+// refilled (the consumed bytes are reused in place). So whatever mix of calls
+// a parser makes, the reader holds at most the unread bytes plus about two
+// blocks. Recycle frees everything the reader still owns.
+//
+// # Errors
+//
+// ReadRange, Take, TakeInto, Peek, ReadLine and the integer reads are atomic:
+// they buffer everything they need before consuming anything, so an error
+// (including a read timeout) leaves the stream where it was. Data that the
+// source returns together with an error is delivered before the error. A
+// timeout from the source is returned once and the call may be retried; any
+// other error is sticky.
+package bufreader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/langhuihui/gomem"
+
+	"github.com/zcingest/zerocopy/limit"
+	"github.com/zcingest/zerocopy/pool"
+)
+
+// ErrClosed is returned by every call made after Recycle or Close.
+var ErrClosed = errors.New("bufreader: use of recycled reader")
+
+// errNegativeRead mirrors bufio's check on misbehaving sources.
+var errNegativeRead = errors.New("bufreader: source returned an invalid count from Read")
+
+// Options configures a Reader. The zero value uses the defaults in limits.go.
+type Options struct {
+	// Allocator supplies the blocks. When nil the reader creates its own and
+	// recycles it on Recycle, provided no taken range is still outstanding.
+	Allocator *gomem.ScalableMemoryAllocator
+	// BlockSize is the size of each block Malloc'd for filling.
+	BlockSize int
+	// MaxBuffered caps n for ReadRange, Take, TakeInto and Peek.
+	MaxBuffered int
+	// MaxLineLength caps ReadLine and each MIME header line.
+	MaxLineLength int
+	// MaxPeek caps Peek.
+	MaxPeek int
+	// MaxHeaderFields and MaxHeaderBytes cap ReadMIMEHeader.
+	MaxHeaderFields int
+	MaxHeaderBytes  int
+	// ReadTimeout, when positive and the source has SetReadDeadline, makes a
+	// read fail once the source has delivered nothing for between 3/4 of
+	// ReadTimeout and ReadTimeout. The deadline is re-armed at most once per
+	// ReadTimeout/4, not on every fill.
+	ReadTimeout time.Duration
+}
+
+// Stats are the reader's counters.
+type Stats struct {
+	BytesRead    int64 // bytes delivered by the source
+	BytesCopied  int64 // bytes the reader copied: Read, straddling integers, assembled lines and peeks
+	BytesTaken   int64 // bytes whose ownership went to callers
+	Fills        int64 // successful reads from the source
+	DeadlineArms int64 // SetReadDeadline calls
+}
+
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+}
+
+// block is one Malloc'd region. mem holds the whole region the reader still
+// may own; mem[:w] has been filled, mem[r:w] is unread, and mem[keep:] is
+// still the reader's (everything before keep was freed or taken).
+type block struct {
+	mem        []byte
+	keep, r, w int
+}
+
+// Reader is a chained reader over pooled blocks. It is not safe for
+// concurrent use.
+type Reader struct {
+	src       io.Reader
+	alloc     *gomem.ScalableMemoryAllocator
+	ownsAlloc bool
+
+	blocks   []block // active blocks are blocks[head:]; the last one is filled
+	head     int
+	buffered int // unread bytes in the chain
+
+	err    error // pending error from the source
+	closed bool
+
+	blockSize, minFill              int
+	maxBuffered, maxLine, maxPeek   int
+	maxHeaderFields, maxHeaderBytes int
+	timeout                         time.Duration
+	deadline                        deadliner
+	armedAt                         time.Time
+
+	scratch  [8]byte
+	assembly []byte // contiguous copies of lines or peeks that straddle blocks
+	iov      [][]byte
+	stats    Stats
+}
+
+// New returns a Reader that fills pooled blocks from src.
+func New(src io.Reader, opts Options) *Reader {
+	r := &Reader{
+		src:             src,
+		alloc:           opts.Allocator,
+		blockSize:       orDefault(opts.BlockSize, DefaultBlockSize),
+		maxBuffered:     orDefault(opts.MaxBuffered, DefaultMaxBuffered),
+		maxLine:         orDefault(opts.MaxLineLength, DefaultMaxLineLength),
+		maxPeek:         orDefault(opts.MaxPeek, DefaultMaxPeek),
+		maxHeaderFields: orDefault(opts.MaxHeaderFields, DefaultMaxHeaderFields),
+		maxHeaderBytes:  orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		timeout:         opts.ReadTimeout,
+	}
+	r.blockSize = min(max(r.blockSize, MinBlockSize), MaxBlockSize)
+	// A tail block with less spare room than this is sealed and a new block
+	// is started, so fills stay large.
+	r.minFill = r.blockSize / 4
+	if r.alloc == nil {
+		r.alloc = pool.NewAllocator(max(DefaultAllocatorSize, 2*r.blockSize))
+		r.ownsAlloc = true
+	}
+	if r.timeout > 0 {
+		r.deadline, _ = src.(deadliner)
+	}
+	return r
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Allocator returns the allocator the reader's blocks (and taken ranges) come from.
+func (r *Reader) Allocator() *gomem.ScalableMemoryAllocator { return r.alloc }
+
+// Stats returns a snapshot of the reader's counters.
+func (r *Reader) Stats() Stats { return r.stats }
+
+// Buffered returns the number of unread bytes held by the reader.
+func (r *Reader) Buffered() int { return r.buffered }
+
+// Recycle frees every byte the reader still owns and makes the reader
+// unusable: every later call returns ErrClosed. Taken ranges stay valid and
+// remain the caller's to free. If the reader created its own allocator, the
+// allocator is recycled too once nothing taken from it is outstanding;
+// otherwise it is left to the garbage collector. Recycle is idempotent.
+func (r *Reader) Recycle() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for i := r.head; i < len(r.blocks); i++ {
+		b := &r.blocks[i]
+		pool.Free(r.alloc, b.mem[b.keep:])
+	}
+	clear(r.blocks)
+	r.blocks, r.head, r.buffered = nil, 0, 0
+	clear(r.iov)
+	r.assembly = nil
+	if r.ownsAlloc && pool.Balanced(r.alloc) {
+		pool.Recycle(r.alloc)
+	}
+}
+
+// Close is Recycle with the io.Closer signature. It does not close the source.
+func (r *Reader) Close() error {
+	r.Recycle()
+	return nil
+}
+
+// ---- filling ----
+
+// fill reads once from the source into the chain. It returns nil when at
+// least one byte arrived; an error that came with data is kept and returned
+// by the next fill.
+func (r *Reader) fill() error {
+	if r.closed {
+		return ErrClosed
+	}
+	if err := r.err; err != nil {
+		if isTimeout(err) {
+			r.err = nil
+		}
+		return err
+	}
+	b := r.tailForFill()
+	r.armDeadline()
+	for range maxEmptyReads {
+		n, err := r.src.Read(b.mem[b.w:])
+		if n < 0 || n > len(b.mem)-b.w {
+			r.err = errNegativeRead
+			return r.err
+		}
+		if n > 0 {
+			b.w += n
+			r.buffered += n
+			r.stats.BytesRead += int64(n)
+			r.stats.Fills++
+			if err != nil {
+				r.err = err
+			}
+			return nil
+		}
+		if err != nil {
+			if !isTimeout(err) {
+				r.err = err
+			}
+			return err
+		}
+	}
+	r.err = io.ErrNoProgress
+	return r.err
+}
+
+// tailForFill returns the block to read into: the last block when it has
+// enough spare room (reusing its consumed bytes in place when it has been
+// read to the end), or a freshly Malloc'd one.
+func (r *Reader) tailForFill() *block {
+	if r.head < len(r.blocks) {
+		t := &r.blocks[len(r.blocks)-1]
+		if t.r == t.w {
+			// Everything in the tail has been consumed, so the bytes still
+			// owned ([keep, w)) can be overwritten.
+			t.r, t.w = t.keep, t.keep
+		}
+		if len(t.mem)-t.w >= r.minFill {
+			return t
+		}
+		// Seal the tail: give its spare room back.
+		pool.Free(r.alloc, t.mem[t.w:])
+		t.mem = t.mem[:t.w:t.w]
+		if t.r == t.w && t.keep == t.w {
+			// Nothing in it is ours any more.
+			r.blocks[len(r.blocks)-1] = block{}
+			r.blocks = r.blocks[:len(r.blocks)-1]
+		}
+	}
+	if r.head > 0 && len(r.blocks) == cap(r.blocks) {
+		n := copy(r.blocks, r.blocks[r.head:])
+		clear(r.blocks[n:])
+		r.blocks, r.head = r.blocks[:n], 0
+	}
+	r.blocks = append(r.blocks, block{mem: pool.Malloc(r.alloc, r.blockSize)})
+	return &r.blocks[len(r.blocks)-1]
+}
+
+func (r *Reader) armDeadline() {
+	if r.deadline == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(r.armedAt) < r.timeout/4 {
+		return
+	}
+	r.armedAt = now
+	r.stats.DeadlineArms++
+	_ = r.deadline.SetReadDeadline(now.Add(r.timeout))
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// ensure buffers at least n unread bytes without consuming any.
+func (r *Reader) ensure(n int) error {
+	if n < 0 {
+		return fmt.Errorf("bufreader: negative length %d", n)
+	}
+	if n > r.maxBuffered {
+		return &limit.LimitError{Name: "MaxBuffered", Limit: int64(r.maxBuffered), Got: int64(n)}
+	}
+	for r.buffered < n {
+		if err := r.fill(); err != nil {
+			if err == io.EOF && r.buffered > 0 {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	if r.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// front returns the first block with unread bytes, releasing blocks before
+// it that have been read to the end. It returns nil when nothing is buffered.
+func (r *Reader) front() *block {
+	for r.head < len(r.blocks) {
+		b := &r.blocks[r.head]
+		if b.r < b.w {
+			return b
+		}
+		if r.head == len(r.blocks)-1 {
+			return nil // the tail is kept for the next fill
+		}
+		pool.Free(r.alloc, b.mem[b.keep:])
+		*b = block{}
+		r.head++
+	}
+	return nil
+}
+
+// advance consumes n buffered bytes (n <= r.buffered).
+func (r *Reader) advance(n int) {
+	r.buffered -= n
+	for n > 0 {
+		b := r.front()
+		k := min(n, b.w-b.r)
+		b.r += k
+		n -= k
+	}
+}
+
+// ---- views ----
+
+// ReadRange consumes exactly n bytes and calls yield with them as one or more
+// slices of the reader's blocks, in order. The slices are valid only during
+// the call to yield; yield must not retain them or call back into the reader.
+// If fewer than n bytes can be had, nothing is consumed and the error is
+// io.ErrUnexpectedEOF (or io.EOF when no byte was buffered), the source's
+// error, or a *limit.LimitError when n exceeds MaxBuffered.
+func (r *Reader) ReadRange(n int, yield func([]byte)) error {
+	if err := r.ensure(n); err != nil {
+		return err
+	}
+	for n > 0 {
+		b := r.front()
+		k := min(n, b.w-b.r)
+		view := b.mem[b.r : b.r+k : b.r+k]
+		b.r += k
+		r.buffered -= k
+		n -= k
+		yield(view)
+	}
+	return nil
+}
+
+// Peek returns the next n bytes without consuming them. The slice is valid
+// until the next call on the Reader. When the bytes straddle two blocks they
+// are copied into an internal buffer (counted in Stats.BytesCopied). On error
+// nothing changes; a *limit.LimitError is returned when n exceeds MaxPeek.
+func (r *Reader) Peek(n int) ([]byte, error) {
+	if n > r.maxPeek {
+		return nil, &limit.LimitError{Name: "MaxPeek", Limit: int64(r.maxPeek), Got: int64(n)}
+	}
+	if n <= 0 {
+		if r.closed {
+			return nil, ErrClosed
+		}
+		return nil, nil
+	}
+	if err := r.ensure(n); err != nil {
+		return nil, err
+	}
+	b := r.front()
+	if b.w-b.r >= n {
+		return b.mem[b.r : b.r+n : b.r+n], nil
+	}
+	return r.assemble(0, n), nil
+}
+
+// assemble copies buffered bytes [off, off+n) into the assembly buffer.
+func (r *Reader) assemble(off, n int) []byte {
+	if cap(r.assembly) < n {
+		r.assembly = make([]byte, 0, max(r.maxLine, r.maxPeek, n))
+	}
+	out := r.assembly[:0]
+	for i := r.head; i < len(r.blocks) && len(out) < n; i++ {
+		b := &r.blocks[i]
+		seg := b.mem[b.r:b.w]
+		if off >= len(seg) {
+			off -= len(seg)
+			continue
+		}
+		seg = seg[off:]
+		off = 0
+		out = append(out, seg[:min(len(seg), n-len(out))]...)
+	}
+	r.stats.BytesCopied += int64(n)
+	return out
+}
+
+// ---- ownership transfer ----
+
+// TakeInto consumes exactly n bytes and appends them to dst as sub-ranges of
+// the reader's blocks. Ownership of those ranges passes to the caller, who
+// must free them with pool.Free (or pool.FreeMemory) on the reader's
+// allocator, on the reader's goroutine. The reader never writes to them
+// again. Appending to dst allocates only when dst.Buffers is out of capacity.
+// On error nothing is consumed.
+func (r *Reader) TakeInto(dst *gomem.Memory, n int) error {
+	if err := r.ensure(n); err != nil {
+		return err
+	}
+	r.stats.BytesTaken += int64(n)
+	r.buffered -= n
+	for n > 0 {
+		b := r.front()
+		k := min(n, b.w-b.r)
+		// The consumed bytes before the taken range are freed now, so no
+		// untracked gap is left behind.
+		pool.Free(r.alloc, b.mem[b.keep:b.r])
+		dst.PushOne(b.mem[b.r : b.r+k : b.r+k])
+		b.r += k
+		b.keep = b.r
+		n -= k
+	}
+	return nil
+}
+
+// Take is TakeInto with a new gomem.Memory (which allocates its slice of
+// buffers). Prefer TakeInto with a reused Memory on hot paths.
+func (r *Reader) Take(n int) (gomem.Memory, error) {
+	var m gomem.Memory
+	err := r.TakeInto(&m, n)
+	return m, err
+}
+
+// ---- skipping ----
+
+// Discard skips the next n bytes, filling as needed, and returns how many
+// were discarded; fewer than n only together with an error.
+func (r *Reader) Discard(n int) (discarded int, err error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	for discarded < n {
+		if r.buffered == 0 {
+			if err = r.fill(); err != nil {
+				return discarded, err
+			}
+		}
+		k := min(n-discarded, r.buffered)
+		r.advance(k)
+		discarded += k
+	}
+	return discarded, nil
+}
+
+// Skip discards exactly n bytes; it fails with io.ErrUnexpectedEOF if the
+// stream ends first.
+func (r *Reader) Skip(n int) error {
+	d, err := r.Discard(n)
+	if err == io.EOF && d > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// ---- small reads ----
+
+// ReadByte consumes and returns one byte.
+func (r *Reader) ReadByte() (byte, error) {
+	if r.head < len(r.blocks) {
+		if b := &r.blocks[r.head]; b.r < b.w {
+			c := b.mem[b.r]
+			b.r++
+			r.buffered--
+			return c, nil
+		}
+	}
+	if err := r.ensure(1); err != nil {
+		return 0, err
+	}
+	b := r.front()
+	c := b.mem[b.r]
+	b.r++
+	r.buffered--
+	return c, nil
+}
+
+// small returns the next n (1..8) bytes, contiguous, and consumes them. The
+// bytes are a view or, when they straddle blocks, a copy in r.scratch.
+func (r *Reader) small(n int) ([]byte, error) {
+	if n < 1 || n > 8 {
+		return nil, fmt.Errorf("bufreader: integer width %d out of range 1..8", n)
+	}
+	if err := r.ensure(n); err != nil {
+		return nil, err
+	}
+	b := r.front()
+	if b.w-b.r >= n {
+		p := b.mem[b.r : b.r+n]
+		b.r += n
+		r.buffered -= n
+		return p, nil
+	}
+	p := r.scratch[:n]
+	for i := range p {
+		b = r.front()
+		p[i] = b.mem[b.r]
+		b.r++
+	}
+	r.buffered -= n
+	r.stats.BytesCopied += int64(n)
+	return p, nil
+}
+
+// ReadBE consumes n (1..8) bytes and returns them as a big-endian integer.
+func (r *Reader) ReadBE(n int) (uint64, error) {
+	if r.head < len(r.blocks) {
+		if b := &r.blocks[r.head]; b.w-b.r >= n && n >= 1 && n <= 8 {
+			var v uint64
+			for _, c := range b.mem[b.r : b.r+n] {
+				v = v<<8 | uint64(c)
+			}
+			b.r += n
+			r.buffered -= n
+			return v, nil
+		}
+	}
+	p, err := r.small(n)
+	var v uint64
+	for _, c := range p {
+		v = v<<8 | uint64(c)
+	}
+	return v, err
+}
+
+// ReadLE consumes n (1..8) bytes and returns them as a little-endian integer.
+func (r *Reader) ReadLE(n int) (uint64, error) {
+	p, err := r.small(n)
+	var v uint64
+	for i := len(p) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(p[i])
+	}
+	return v, err
+}
+
+// ReadBE16, ReadBE24 and ReadBE32 are ReadBE for the common widths.
+func (r *Reader) ReadBE16() (uint16, error) { v, err := r.ReadBE(2); return uint16(v), err }
+func (r *Reader) ReadBE24() (uint32, error) { v, err := r.ReadBE(3); return uint32(v), err }
+func (r *Reader) ReadBE32() (uint32, error) { v, err := r.ReadBE(4); return uint32(v), err }
+
+// ReadLE32 is ReadLE(4).
+func (r *Reader) ReadLE32() (uint32, error) { v, err := r.ReadLE(4); return uint32(v), err }
+
+// ---- lines ----
+
+// ReadLine consumes one line and returns it without its "\n" or "\r\n". The
+// slice is valid until the next call on the Reader. A line that straddles
+// blocks is copied into an internal buffer (counted in Stats.BytesCopied).
+// A line longer than MaxLineLength fails with a *limit.LimitError, and a
+// stream that ends mid-line fails with io.ErrUnexpectedEOF; in both cases
+// nothing is consumed.
+func (r *Reader) ReadLine() ([]byte, error) {
+	idx, err := r.indexNewline()
+	if err != nil {
+		return nil, err
+	}
+	var line []byte
+	if b := r.front(); b.w-b.r > idx {
+		line = b.mem[b.r : b.r+idx : b.r+idx]
+	} else {
+		line = r.assemble(0, idx)
+	}
+	r.advance(idx + 1)
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// indexNewline returns the offset of the next '\n' among the unread bytes,
+// filling as needed, but never looking further than the line limit allows.
+func (r *Reader) indexNewline() (int, error) {
+	limitBytes := r.maxLine + 1 // a trailing '\r' is not part of the line
+	scanned := 0
+	for {
+		off := scanned
+		for i := r.head; i < len(r.blocks) && scanned < limitBytes+1; i++ {
+			b := &r.blocks[i]
+			seg := b.mem[b.r:b.w]
+			if off >= len(seg) {
+				off -= len(seg)
+				continue
+			}
+			seg = seg[off:]
+			off = 0
+			seg = seg[:min(len(seg), limitBytes+1-scanned)]
+			if j := bytes.IndexByte(seg, '\n'); j >= 0 {
+				idx := scanned + j
+				if idx > r.maxLine && !(idx == r.maxLine+1 && r.byteAt(idx-1) == '\r') {
+					return 0, &limit.LimitError{Name: "MaxLineLength", Limit: int64(r.maxLine), Got: int64(idx)}
+				}
+				return idx, nil
+			}
+			scanned += len(seg)
+		}
+		if scanned > limitBytes {
+			return 0, &limit.LimitError{Name: "MaxLineLength", Limit: int64(r.maxLine), Got: int64(scanned)}
+		}
+		if err := r.fill(); err != nil {
+			if err == io.EOF && r.buffered > 0 {
+				return 0, io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+	}
+}
+
+// byteAt returns the unread byte at offset off (off < r.buffered).
+func (r *Reader) byteAt(off int) byte {
+	for i := r.head; ; i++ {
+		b := &r.blocks[i]
+		if n := b.w - b.r; off >= n {
+			off -= n
+			continue
+		}
+		return b.mem[b.r+off]
+	}
+}
+
+// ---- io interfaces ----
+
+// Read implements io.Reader. It copies buffered bytes into p (counted in
+// Stats.BytesCopied), reading from the source only when nothing is
+// buffered. Bytes that arrived together with an error are returned before
+// the error.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.buffered == 0 {
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for n < len(p) && r.buffered > 0 {
+		b := r.front()
+		k := copy(p[n:], b.mem[b.r:b.w])
+		b.r += k
+		r.buffered -= k
+		n += k
+	}
+	r.stats.BytesCopied += int64(n)
+	return n, nil
+}
+
+// WriteTo implements io.WriterTo. It writes the buffered bytes and then
+// everything the source delivers until io.EOF, passing the blocks themselves
+// to w as net.Buffers (one writev on a net.Conn), without copying them.
+func (r *Reader) WriteTo(w io.Writer) (written int64, err error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	for {
+		if r.buffered == 0 {
+			if err = r.fill(); err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				return written, err
+			}
+		}
+		r.iov = r.iov[:0]
+		for i := r.head; i < len(r.blocks); i++ {
+			if b := &r.blocks[i]; b.r < b.w {
+				r.iov = append(r.iov, b.mem[b.r:b.w])
+			}
+		}
+		bufs := net.Buffers(r.iov)
+		n, werr := bufs.WriteTo(w)
+		clear(r.iov)
+		r.advance(int(n))
+		written += n
+		if werr != nil {
+			return written, werr
+		}
+	}
+}

@@ -62,7 +62,8 @@ type Options struct {
 	Allocator *gomem.ScalableMemoryAllocator
 	// BlockSize is the size of each block Malloc'd for filling.
 	BlockSize int
-	// MaxBuffered caps n for ReadRange, Take, TakeInto and Peek.
+	// MaxBuffered caps n for ReadRange, Take, TakeInto and Peek. It is
+	// never below 8, so integer reads cannot hit it.
 	MaxBuffered int
 	// MaxLineLength caps ReadLine and each MIME header line.
 	MaxLineLength int
@@ -140,6 +141,10 @@ func New(src io.Reader, opts Options) *Reader {
 		timeout:         opts.ReadTimeout,
 	}
 	r.blockSize = min(max(r.blockSize, MinBlockSize), MaxBlockSize)
+	// Integer reads buffer up to 8 bytes through the same path as ReadRange;
+	// a smaller cap would make them fail or succeed depending on how the
+	// source happened to chunk the stream.
+	r.maxBuffered = max(r.maxBuffered, 8)
 	// A tail block with less spare room than this is sealed and a new block
 	// is started, so fills stay large.
 	r.minFill = r.blockSize / 4
@@ -294,6 +299,11 @@ func isTimeout(err error) bool {
 
 // ensure buffers at least n unread bytes without consuming any.
 func (r *Reader) ensure(n int) error {
+	// Closed comes first: after Recycle every call reports ErrClosed,
+	// whatever its arguments.
+	if r.closed {
+		return ErrClosed
+	}
 	if n < 0 {
 		return fmt.Errorf("bufreader: negative length %d", n)
 	}
@@ -307,9 +317,6 @@ func (r *Reader) ensure(n int) error {
 			}
 			return err
 		}
-	}
-	if r.closed {
-		return ErrClosed
 	}
 	return nil
 }
@@ -352,6 +359,19 @@ func (r *Reader) advance(n int) {
 // io.ErrUnexpectedEOF (or io.EOF when no byte was buffered), the source's
 // error, or a *limit.LimitError when n exceeds MaxBuffered.
 func (r *Reader) ReadRange(n int, yield func([]byte)) error {
+	// Fast path: the head block alone holds all n bytes. This is the same
+	// outcome as the general path below (ensure would not fill, and front
+	// would return this block without releasing anything), minus two calls
+	// per read, which matters for small packets.
+	if r.head < len(r.blocks) && n > 0 && n <= r.maxBuffered {
+		if b := &r.blocks[r.head]; b.w-b.r >= n {
+			view := b.mem[b.r : b.r+n : b.r+n]
+			b.r += n
+			r.buffered -= n
+			yield(view)
+			return nil
+		}
+	}
 	if err := r.ensure(n); err != nil {
 		return err
 	}
@@ -372,13 +392,13 @@ func (r *Reader) ReadRange(n int, yield func([]byte)) error {
 // are copied into an internal buffer (counted in Stats.BytesCopied). On error
 // nothing changes; a *limit.LimitError is returned when n exceeds MaxPeek.
 func (r *Reader) Peek(n int) ([]byte, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
 	if n > r.maxPeek {
 		return nil, &limit.LimitError{Name: "MaxPeek", Limit: int64(r.maxPeek), Got: int64(n)}
 	}
 	if n <= 0 {
-		if r.closed {
-			return nil, ErrClosed
-		}
 		return nil, nil
 	}
 	if err := r.ensure(n); err != nil {
@@ -504,6 +524,9 @@ func (r *Reader) ReadByte() (byte, error) {
 // small returns the next n (1..8) bytes, contiguous, and consumes them. The
 // bytes are a view or, when they straddle blocks, a copy in r.scratch.
 func (r *Reader) small(n int) ([]byte, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
 	if n < 1 || n > 8 {
 		return nil, fmt.Errorf("bufreader: integer width %d out of range 1..8", n)
 	}

@@ -1,0 +1,245 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/langhuihui/gomem"
+
+	"github.com/zcingest/zerocopy/codec"
+	"github.com/zcingest/zerocopy/pool"
+)
+
+// Kind tells audio frames from video frames.
+type Kind uint8
+
+const (
+	Video Kind = iota + 1
+	Audio
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Video:
+		return "video"
+	case Audio:
+		return "audio"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Format says how a frame's Payload is laid out.
+type Format uint8
+
+const (
+	// FormatFLV: Payload is an FLV/RTMP tag body (the codec header bytes
+	// followed by AVCC NAL units or a raw AAC frame), exactly as received.
+	FormatFLV Format = iota + 1
+)
+
+// Frame is one media frame. Its Payload is a chain of ranges owned by the
+// frame, Malloc'd from the publishing connection's allocator (taken from its
+// reader, not copied). Units are views into Payload by logical offset: the
+// NAL units of a video frame or the access unit of an audio frame.
+//
+// A frame is filled on the publishing goroutine and, once written, is shared
+// read-only. Readers on other goroutines hold it with Retain/Release; the
+// last Release hands it back to its owner, which frees Payload on its own
+// goroutine the next time it writes or when it closes.
+type Frame struct {
+	Kind     Kind
+	Codec    codec.Codec
+	Format   Format
+	DTS      time.Duration
+	PTS      time.Duration
+	Keyframe bool
+	Payload  gomem.Memory
+	Units    []codec.Span
+
+	refs  atomic.Int32
+	owner *FramePool
+	next  *Frame // link in the owner's return stack
+}
+
+// Retain adds a reference. Only a holder of a reference may call it.
+func (f *Frame) Retain() { f.refs.Add(1) }
+
+// Release drops a reference. The last one queues the frame back to its
+// owner; the frame must not be touched afterwards.
+func (f *Frame) Release() {
+	switch n := f.refs.Add(-1); {
+	case n == 0:
+		f.owner.giveBack(f)
+	case n < 0:
+		panic("host: Frame released more often than retained")
+	}
+}
+
+// Size is the payload length in bytes.
+func (f *Frame) Size() int { return f.Payload.Size }
+
+// FramePool recycles frames and their payloads for one publisher. Its
+// methods other than the release path must be called on the owning
+// goroutine, which is the only goroutine that touches the allocator.
+type FramePool struct {
+	alloc       *pool.Allocator
+	free        []*Frame
+	returned    atomic.Pointer[Frame] // lock-free stack of frames given back
+	signal      chan struct{}         // wakes Close while it waits
+	outstanding int                   // frames handed out and not yet back
+}
+
+// NewFramePool returns a pool whose frame payloads come from alloc.
+func NewFramePool(alloc *pool.Allocator) *FramePool {
+	return &FramePool{alloc: alloc, signal: make(chan struct{}, 1)}
+}
+
+// Allocator returns the allocator the payloads belong to.
+func (p *FramePool) Allocator() *pool.Allocator { return p.alloc }
+
+// Get returns an empty frame with one reference, reclaiming given-back
+// frames first.
+func (p *FramePool) Get() *Frame {
+	p.Reclaim()
+	var f *Frame
+	if n := len(p.free); n > 0 {
+		f = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+	} else {
+		f = &Frame{owner: p}
+	}
+	f.refs.Store(1)
+	p.outstanding++
+	return f
+}
+
+// Discard frees a frame that was never shared, on the owning goroutine.
+func (p *FramePool) Discard(f *Frame) {
+	if f.refs.Add(-1) != 0 {
+		panic("host: Discard of a shared frame")
+	}
+	p.recycle(f)
+}
+
+func (p *FramePool) recycle(f *Frame) {
+	pool.FreeMemory(p.alloc, &f.Payload)
+	clear(f.Units)
+	f.Units = f.Units[:0]
+	f.Kind, f.Codec, f.Format, f.DTS, f.PTS, f.Keyframe = 0, 0, 0, 0, 0, false
+	f.next = nil
+	p.free = append(p.free, f)
+	p.outstanding--
+}
+
+func (p *FramePool) giveBack(f *Frame) {
+	for {
+		head := p.returned.Load()
+		f.next = head
+		if p.returned.CompareAndSwap(head, f) {
+			break
+		}
+	}
+	select {
+	case p.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Reclaim frees the payloads of every frame given back so far.
+func (p *FramePool) Reclaim() {
+	for f := p.returned.Swap(nil); f != nil; {
+		next := f.next
+		p.recycle(f)
+		f = next
+	}
+}
+
+// Outstanding is the number of frames not yet back in the pool.
+func (p *FramePool) Outstanding() int { return p.outstanding }
+
+// ErrFramesHeld is returned by Close when readers kept frames past the wait.
+var ErrFramesHeld = errors.New("host: frames still held by readers")
+
+// Close waits until every frame is back, freeing each payload, or until
+// ctx ends. Only when it returns nil may the allocator be recycled.
+func (p *FramePool) Close(ctx context.Context) error {
+	for {
+		p.Reclaim()
+		if p.outstanding == 0 {
+			return nil
+		}
+		select {
+		case <-p.signal:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %d frames after %v", ErrFramesHeld, p.outstanding, context.Cause(ctx))
+		}
+	}
+}
+
+// VideoConfig is a video track's codec configuration.
+type VideoConfig struct {
+	Codec codec.Codec
+	// SequenceHeader is the FLV tag body of the sequence header (the codec
+	// configuration record behind the FLV video header). The host keeps its
+	// own copy.
+	SequenceHeader []byte
+}
+
+// AudioConfig is an audio track's codec configuration.
+type AudioConfig struct {
+	Codec codec.Codec
+	// SequenceHeader is the FLV tag body carrying the AudioSpecificConfig.
+	SequenceHeader []byte
+}
+
+// Publisher is one live publish. All methods except Context and Path must
+// be called on the publishing goroutine.
+type Publisher interface {
+	Path() string
+	// Context ends when the host ends the publish: kicked by a newer
+	// publisher, silent past the publish timeout, or host shutdown.
+	// context.Cause says which; the protocol should then close its
+	// connection.
+	Context() context.Context
+	SetVideoConfig(VideoConfig) error
+	SetAudioConfig(AudioConfig) error
+	// Writer binds the publisher to the allocator every frame payload comes
+	// from: the connection's own, as m7s's NewPublishVideoWriter(pub,
+	// allocator) does. Call it once.
+	Writer(alloc *pool.Allocator) FrameWriter
+	// Close ends the publish with reason (nil for a normal unpublish). It
+	// waits (bounded) until readers hand back every frame and frees them.
+	// It reports whether the allocator may now be recycled.
+	Close(reason error) (allocatorFree bool)
+}
+
+// FrameWriter writes frames, mirroring m7s's PublishWriter: fill Frame(),
+// then call NextVideo or NextAudio. Never touch a frame after Next returns.
+type FrameWriter interface {
+	// Frame returns the frame to fill next. Its Payload is empty.
+	Frame() *Frame
+	// NextVideo and NextAudio publish the filled frame.
+	NextVideo() error
+	NextAudio() error
+	// Drop frees the filled frame instead of publishing it.
+	Drop()
+}
+
+// IngestStats is what a protocol reports about a publishing connection. The
+// host shows it in its metrics; BytesCopied should stay 0 on the media path.
+type IngestStats struct {
+	BytesRead   int64 // bytes read from the socket
+	BytesCopied int64 // bytes the ingest path copied (control data included)
+	AllocMalloc int64 // the connection allocator's malloc total
+	AllocFree   int64 // and its free total
+}
+
+// IngestReporter is implemented by publishers that accept ingest counters.
+// Call it from the publishing goroutine whenever convenient (it is cheap).
+type IngestReporter interface {
+	ReportIngest(IngestStats)
+}

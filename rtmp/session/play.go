@@ -1,0 +1,150 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/rtmp/amf0"
+	"github.com/zcingest/zerocopy/rtmp/chunk"
+)
+
+// Chunk stream ids the server writes media on (the ones ffmpeg uses too).
+const (
+	audioCSID = 4
+	videoCSID = 6
+)
+
+// player feeds one playing client from a host subscriber on its own
+// goroutine. It never touches the connection's allocator: frames belong to
+// their publisher and are only read and released here.
+type player struct {
+	s        *session
+	sub      host.Subscriber
+	streamID uint32
+	cancel   context.CancelFunc
+	done     chan struct{}
+	err      error
+	out      []byte // this goroutine's own encode buffer
+}
+
+func (s *session) startPlay(streamID uint32, cmd amf0.Command) error {
+	if s.pub != nil || s.play != nil {
+		return errors.New("rtmp play: connection is already publishing or playing")
+	}
+	path, ok, err := s.streamName(cmd, s.cfg.PlayKey)
+	if err != nil {
+		_ = s.status(streamID, "error", "NetStream.Play.Failed", "bad stream name")
+		return fmt.Errorf("rtmp play: %w", err)
+	}
+	if !ok {
+		_ = s.status(streamID, "error", "NetStream.Play.Failed", "play key rejected")
+		return fmt.Errorf("rtmp play %s: %w", path, ErrUnauthorized)
+	}
+	sub, err := s.host.Subscribe(path)
+	if err != nil {
+		_ = s.status(streamID, "error", "NetStream.Play.StreamNotFound", "no such stream")
+		return fmt.Errorf("rtmp play %s: %w", path, err)
+	}
+	s.path = path
+	s.stats.Path, s.stats.Role = path, "play"
+	if err := s.send(func(w *chunk.Writer) error { return w.QueueStreamBegin(streamID) }); err != nil {
+		sub.Close()
+		return err
+	}
+	if err := s.status(streamID, "status", "NetStream.Play.Reset", "playing and resetting "+path); err != nil {
+		sub.Close()
+		return err
+	}
+	if err := s.status(streamID, "status", "NetStream.Play.Start", "started playing "+path); err != nil {
+		sub.Close()
+		return err
+	}
+	s.out = amf0.AppendSampleAccess(s.out[:0], true, true)
+	if err := s.send(func(w *chunk.Writer) error {
+		return w.Queue(chunk.Header{CSID: 5, TypeID: chunk.TypeDataAMF0, StreamID: streamID}, [][]byte{s.out})
+	}); err != nil {
+		sub.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &player{s: s, sub: sub, streamID: streamID, cancel: cancel, done: make(chan struct{})}
+	s.play = p
+	s.log.Info("rtmp play started", "path", path)
+	go p.run(ctx)
+	return nil
+}
+
+func (p *player) run(ctx context.Context) {
+	defer close(p.done)
+	defer p.sub.Close()
+	p.err = p.loop(ctx)
+	if errors.Is(p.err, io.EOF) {
+		// The stream ended: tell the player, then end the connection so the
+		// read loop (and the session) finish too.
+		_ = p.s.statusInto(&p.out, p.streamID, "status", "NetStream.Play.UnpublishNotify", "stream ended")
+		_ = p.s.statusInto(&p.out, p.streamID, "status", "NetStream.Play.Stop", "stopped")
+	}
+	if ctx.Err() == nil {
+		p.s.log.Info("rtmp play ended", "path", p.s.path, "reason", p.err, "drops", p.sub.Drops())
+		_ = p.s.conn.Close()
+	}
+}
+
+func (p *player) loop(ctx context.Context) error {
+	for {
+		f, err := p.sub.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if v, a, changed := p.sub.Configs(); changed {
+			if err := p.writeConfigs(v, a, uint32(f.DTS/time.Millisecond)); err != nil {
+				f.Release()
+				return err
+			}
+		}
+		err = p.writeFrame(f)
+		f.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (p *player) writeConfigs(v host.VideoConfig, a host.AudioConfig, ts uint32) error {
+	return p.s.send(func(w *chunk.Writer) error {
+		if len(v.SequenceHeader) > 0 {
+			if err := w.Queue(chunk.Header{CSID: videoCSID, TypeID: chunk.TypeVideo, StreamID: p.streamID, Timestamp: ts}, [][]byte{v.SequenceHeader}); err != nil {
+				return err
+			}
+		}
+		if len(a.SequenceHeader) > 0 {
+			return w.Queue(chunk.Header{CSID: audioCSID, TypeID: chunk.TypeAudio, StreamID: p.streamID, Timestamp: ts}, [][]byte{a.SequenceHeader})
+		}
+		return nil
+	})
+}
+
+// writeFrame writes the frame's own payload ranges; only the chunk headers
+// come from the writer's reused buffer.
+func (p *player) writeFrame(f *host.Frame) error {
+	if f.Format != host.FormatFLV {
+		return fmt.Errorf("rtmp play: frame format %d cannot be sent over RTMP", f.Format)
+	}
+	h := chunk.Header{CSID: videoCSID, TypeID: chunk.TypeVideo, StreamID: p.streamID, Timestamp: uint32(f.DTS / time.Millisecond)}
+	if f.Kind == host.Audio {
+		h.CSID, h.TypeID = audioCSID, chunk.TypeAudio
+	}
+	return p.s.send(func(w *chunk.Writer) error { return w.Queue(h, f.Payload.Buffers) })
+}
+
+// stop ends the player and waits for its goroutine. A write blocked on a
+// slow client is unblocked by an expired deadline.
+func (p *player) stop() {
+	p.cancel()
+	_ = p.s.conn.SetWriteDeadline(time.Unix(1, 0))
+	<-p.done
+}

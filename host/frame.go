@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/langhuihui/gomem"
 
 	"github.com/zcingest/zerocopy/codec"
+	"github.com/zcingest/zerocopy/flv"
 	"github.com/zcingest/zerocopy/pool"
 )
 
@@ -180,20 +182,85 @@ func (p *FramePool) Close(ctx context.Context) error {
 	}
 }
 
-// VideoConfig is a video track's codec configuration.
+// VideoConfig is a video track's codec configuration, in a form every
+// ingest protocol can fill: RTMP from its sequence header, RTSP from the
+// SDP's sprop-parameter-sets, SRT from the parameter sets in the stream.
 type VideoConfig struct {
 	Codec codec.Codec
-	// SequenceHeader is the FLV tag body of the sequence header (the codec
-	// configuration record behind the FLV video header). The host keeps its
-	// own copy.
+	// VPS (H.265 only), SPS and PPS are raw NAL units, without start codes
+	// or length prefixes.
+	VPS, SPS, PPS [][]byte
+	// SequenceHeader is the FLV tag body of the sequence header when the
+	// protocol received one (RTMP); egress then forwards it unchanged. When
+	// empty, FLVSequenceHeader derives it from the parameter sets.
 	SequenceHeader []byte
 }
 
 // AudioConfig is an audio track's codec configuration.
 type AudioConfig struct {
 	Codec codec.Codec
-	// SequenceHeader is the FLV tag body carrying the AudioSpecificConfig.
+	// ASC is the AAC AudioSpecificConfig (RTMP sequence header, SDP
+	// config=, or derived from an ADTS header).
+	ASC                  []byte
+	SampleRate, Channels int
+	// SequenceHeader is the FLV tag body carrying the ASC, when received.
 	SequenceHeader []byte
+}
+
+// Clone returns a deep copy, so the host never aliases a protocol's buffer.
+func (c VideoConfig) Clone() VideoConfig {
+	c.VPS, c.SPS, c.PPS = cloneSets(c.VPS), cloneSets(c.SPS), cloneSets(c.PPS)
+	c.SequenceHeader = bytes.Clone(c.SequenceHeader)
+	return c
+}
+
+// Clone returns a deep copy.
+func (c AudioConfig) Clone() AudioConfig {
+	c.ASC = bytes.Clone(c.ASC)
+	c.SequenceHeader = bytes.Clone(c.SequenceHeader)
+	return c
+}
+
+func cloneSets(sets [][]byte) [][]byte {
+	if sets == nil {
+		return nil
+	}
+	out := make([][]byte, len(sets))
+	for i, s := range sets {
+		out[i] = bytes.Clone(s)
+	}
+	return out
+}
+
+// FLVSequenceHeader returns the FLV video tag body announcing this
+// configuration: SequenceHeader when set, else an AVC sequence header built
+// from SPS and PPS. H.265 without a received sequence header is not derived
+// (it needs the SPS's profile_tier_level parsed) and returns an error.
+func (c VideoConfig) FLVSequenceHeader() ([]byte, error) {
+	if len(c.SequenceHeader) > 0 {
+		return c.SequenceHeader, nil
+	}
+	if c.Codec != codec.H264 || len(c.SPS) == 0 || len(c.SPS[0]) < 4 || len(c.PPS) == 0 {
+		return nil, fmt.Errorf("host: no FLV sequence header can be derived for %v with %d SPS and %d PPS", c.Codec, len(c.SPS), len(c.PPS))
+	}
+	rec := codec.AVCConfig{Version: 1, Profile: c.SPS[0][1], Compatibility: c.SPS[0][2], Level: c.SPS[0][3], LengthSize: 4, SPS: c.SPS, PPS: c.PPS}
+	body, err := flv.AppendVideoHeader(nil, flv.VideoTag{Codec: codec.H264, FrameType: flv.FrameKey, PacketType: flv.PacketSequenceHeader})
+	if err != nil {
+		return nil, err
+	}
+	return rec.Append(body)
+}
+
+// FLVSequenceHeader returns the FLV audio tag body carrying the ASC:
+// SequenceHeader when set, else built from ASC.
+func (c AudioConfig) FLVSequenceHeader() ([]byte, error) {
+	if len(c.SequenceHeader) > 0 {
+		return c.SequenceHeader, nil
+	}
+	if c.Codec != codec.AAC || len(c.ASC) == 0 {
+		return nil, fmt.Errorf("host: no FLV sequence header can be derived for %v", c.Codec)
+	}
+	return append(flv.AppendAACHeader(nil, true), c.ASC...), nil
 }
 
 // Publisher is one live publish. All methods except Context and Path must

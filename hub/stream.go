@@ -66,9 +66,9 @@ func (s *Stream) Path() string { return s.path }
 // Context implements host.Publisher.
 func (s *Stream) Context() context.Context { return s.ctx }
 
-// SetVideoConfig implements host.Publisher; the sequence header is copied.
+// SetVideoConfig implements host.Publisher; the configuration is copied.
 func (s *Stream) SetVideoConfig(c host.VideoConfig) error {
-	c.SequenceHeader = append([]byte(nil), c.SequenceHeader...)
+	c = c.Clone()
 	s.mu.Lock()
 	s.video = c
 	s.hasVideo = true
@@ -78,9 +78,9 @@ func (s *Stream) SetVideoConfig(c host.VideoConfig) error {
 	return nil
 }
 
-// SetAudioConfig implements host.Publisher; the sequence header is copied.
+// SetAudioConfig implements host.Publisher; the configuration is copied.
 func (s *Stream) SetAudioConfig(c host.AudioConfig) error {
-	c.SequenceHeader = append([]byte(nil), c.SequenceHeader...)
+	c = c.Clone()
 	s.mu.Lock()
 	s.audio = c
 	s.configVer++

@@ -81,20 +81,25 @@ func (p *FLVPublisher) video(ts time.Duration, payload *gomem.Memory) error {
 		if err != nil {
 			return fmt.Errorf("video sequence header: %w", err)
 		}
+		vc := host.VideoConfig{Codec: v.Codec, SequenceHeader: body}
 		if v.Codec == codec.H264 {
 			cfg, err := codec.ParseAVCConfig(body[v.DataOffset:])
 			if err != nil {
 				return fmt.Errorf("AVC sequence header: %w", err)
 			}
 			p.lengthSize = cfg.LengthSize
+			vc.SPS, vc.PPS = cfg.SPS, cfg.PPS
 		} else {
 			cfg, err := codec.ParseHEVCConfig(body[v.DataOffset:])
 			if err != nil {
 				return fmt.Errorf("HEVC sequence header: %w", err)
 			}
 			p.lengthSize = cfg.LengthSize
+			vc.VPS, vc.SPS, vc.PPS = cfg.VPS, cfg.SPS, cfg.PPS
 		}
-		return p.pub.SetVideoConfig(host.VideoConfig{Codec: v.Codec, SequenceHeader: body})
+		// The host copies the configuration; body and the parsed sets alias
+		// our scratch buffer.
+		return p.pub.SetVideoConfig(vc)
 	case v.PacketType == flv.PacketFrame && (v.Codec == codec.H264 || v.Codec == codec.H265):
 		f := p.w.Frame()
 		f.Payload, *payload = *payload, f.Payload
@@ -134,10 +139,12 @@ func (p *FLVPublisher) audio(ts time.Duration, payload *gomem.Memory) error {
 		if err != nil {
 			return fmt.Errorf("audio sequence header: %w", err)
 		}
-		if _, err := codec.ParseAudioSpecificConfig(body[a.DataOffset:]); err != nil {
+		asc := body[a.DataOffset:]
+		cfg, err := codec.ParseAudioSpecificConfig(asc)
+		if err != nil {
 			return fmt.Errorf("AAC sequence header: %w", err)
 		}
-		return p.pub.SetAudioConfig(host.AudioConfig{Codec: codec.AAC, SequenceHeader: body})
+		return p.pub.SetAudioConfig(host.AudioConfig{Codec: codec.AAC, ASC: asc, SampleRate: cfg.SampleRate, Channels: cfg.Channels(), SequenceHeader: body})
 	case flv.AudioRaw:
 		f := p.w.Frame()
 		f.Payload, *payload = *payload, f.Payload

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zcingest/zerocopy/codec"
 	"github.com/zcingest/zerocopy/flv"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/hub"
@@ -142,13 +143,21 @@ func (fs *flvSession) run(ctx context.Context) error {
 func flvTimestamp(d time.Duration) uint32 { return uint32(d / time.Millisecond) }
 
 func (fs *flvSession) writeConfigs(video host.VideoConfig, audio host.AudioConfig, ts uint32) error {
-	if len(video.SequenceHeader) > 0 {
-		if err := fs.writeTag(flv.TagVideo, ts, video.SequenceHeader); err != nil {
+	if video.Codec != codec.Unknown {
+		body, err := video.FLVSequenceHeader()
+		if err != nil {
+			return err
+		}
+		if err := fs.writeTag(flv.TagVideo, ts, body); err != nil {
 			return err
 		}
 	}
-	if len(audio.SequenceHeader) > 0 {
-		if err := fs.writeTag(flv.TagAudio, ts, audio.SequenceHeader); err != nil {
+	if audio.Codec != codec.Unknown {
+		body, err := audio.FLVSequenceHeader()
+		if err != nil {
+			return err
+		}
+		if err := fs.writeTag(flv.TagAudio, ts, body); err != nil {
 			return err
 		}
 	}

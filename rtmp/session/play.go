@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/zcingest/zerocopy/codec"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/rtmp/amf0"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
@@ -115,14 +116,26 @@ func (p *player) loop(ctx context.Context) error {
 }
 
 func (p *player) writeConfigs(v host.VideoConfig, a host.AudioConfig, ts uint32) error {
+	var vbody, abody []byte
+	var err error
+	if v.Codec != codec.Unknown {
+		if vbody, err = v.FLVSequenceHeader(); err != nil {
+			return err
+		}
+	}
+	if a.Codec != codec.Unknown {
+		if abody, err = a.FLVSequenceHeader(); err != nil {
+			return err
+		}
+	}
 	return p.s.send(func(w *chunk.Writer) error {
-		if len(v.SequenceHeader) > 0 {
-			if err := w.Queue(chunk.Header{CSID: videoCSID, TypeID: chunk.TypeVideo, StreamID: p.streamID, Timestamp: ts}, [][]byte{v.SequenceHeader}); err != nil {
+		if vbody != nil {
+			if err := w.Queue(chunk.Header{CSID: videoCSID, TypeID: chunk.TypeVideo, StreamID: p.streamID, Timestamp: ts}, [][]byte{vbody}); err != nil {
 				return err
 			}
 		}
-		if len(a.SequenceHeader) > 0 {
-			return w.Queue(chunk.Header{CSID: audioCSID, TypeID: chunk.TypeAudio, StreamID: p.streamID, Timestamp: ts}, [][]byte{a.SequenceHeader})
+		if abody != nil {
+			return w.Queue(chunk.Header{CSID: audioCSID, TypeID: chunk.TypeAudio, StreamID: p.streamID, Timestamp: ts}, [][]byte{abody})
 		}
 		return nil
 	})

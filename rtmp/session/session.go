@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/zcingest/zerocopy/bufreader"
@@ -74,6 +75,7 @@ func (c Config) withDefaults() Config {
 var (
 	ErrUnauthorized = errors.New("rtmp: stream key rejected")
 	ErrUnpublished  = errors.New("rtmp: client unpublished")
+	errPeerHungUp   = errors.New("rtmp: peer closed the connection while publishing")
 )
 
 // Stats describe a finished session.
@@ -111,10 +113,10 @@ type session struct {
 	lastAck     int64
 	controlCopy int64
 
-	pub    host.Publisher
-	flvPub *ingest.FLVPublisher
+	pub      host.Publisher
+	flvPub   *ingest.FLVPublisher
 	stopKick func() bool
-	path   string
+	path     string
 
 	play     *player
 	stats    Stats
@@ -132,6 +134,11 @@ func Serve(conn net.Conn, cfg Config, h Host, log *slog.Logger) (Stats, error) {
 	s.alloc = pool.NewAllocator(cfg.AllocatorSize)
 	s.br = bufreader.New(conn, bufreader.Options{Allocator: s.alloc, BlockSize: cfg.BlockSize, ReadTimeout: cfg.ReadTimeout})
 	err := s.run()
+	if peerGone(err) {
+		// A peer that unpublishes and hangs up at once makes our last
+		// reply fail; that is a normal close, not a fault.
+		err = io.EOF
+	}
 	s.teardown(err)
 	if s.playErr != nil {
 		err = fmt.Errorf("play ended: %w", s.playErr)
@@ -458,6 +465,10 @@ func (s *session) reportIngest() {
 	})
 }
 
+func peerGone(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
 func reasonText(err error) string {
 	if err == nil {
 		return "unpublished"
@@ -475,7 +486,7 @@ func (s *session) teardown(runErr error) {
 			reason = cause // the host ended it: say so, not "use of closed connection"
 		}
 		if errors.Is(reason, io.EOF) {
-			reason = nil
+			reason = errPeerHungUp
 		}
 		s.endPublish(reason)
 	}

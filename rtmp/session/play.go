@@ -71,6 +71,10 @@ func (s *session) startPlay(streamID uint32, cmd amf0.Command) error {
 		sub.Close()
 		return err
 	}
+	// A player sends almost nothing (an acknowledgement per window), so the
+	// idle read timeout would cut healthy playback; the write timeout and
+	// the stream's end bound a player instead.
+	s.br.SetReadTimeout(0)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &player{s: s, sub: sub, streamID: streamID, cancel: cancel, done: make(chan struct{})}
 	s.play = p

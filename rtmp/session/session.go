@@ -348,6 +348,9 @@ func (s *session) connect(cmd amf0.Command) error {
 
 // streamName splits "name?key=…" into the path and whether the key matches.
 func (s *session) streamName(cmd amf0.Command, want string) (path string, authorized bool, err error) {
+	if s.app == "" {
+		return "", false, errors.New("publish or play before connect")
+	}
 	if len(cmd.Args) == 0 {
 		return "", false, errors.New("missing stream name")
 	}

@@ -331,4 +331,3 @@ func mediaStream(t testing.TB, chunkSize uint32) []byte {
 	}
 	return writeAll(t, msgs, chunkSize, false)
 }
-

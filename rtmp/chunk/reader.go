@@ -7,14 +7,21 @@
 // The Reader parses chunk headers out of a *bufreader.Reader and takes each
 // chunk's payload with TakeInto, so a message payload is a gomem.Memory
 // chain of ranges of the connection's read blocks, owned by the caller once
-// ReadMessage returns. No payload byte is copied.
+// ReadMessage returns. At chunk sizes of ZeroCopyMinChunkSize (default
+// 4096) and above, no payload byte is copied.
 //
-// Below a chunk size of ZeroCopyMinChunkSize (default 4096) chunk payloads
-// are copied into pooled segments instead (counted in Stats.BytesCopied):
-// see DefaultZeroCopyMinChunkSize for why.
+// Below that chunk size, chunk payloads are copied into segments Malloc'd
+// from the same allocator (counted in Stats.BytesCopied; see
+// DefaultZeroCopyMinChunkSize for why). The payload is then a chain of those
+// segments, owned and freed exactly like taken ranges.
 //
-// Set Chunk Size (type 1) and Abort (type 2) are applied by the Reader and
-// not returned. Every other message is returned, control messages included.
+// Set Chunk Size (type 1) and Abort (type 2) are applied by the Reader as
+// soon as they are complete and are not returned. A chunk size of 0 is a
+// protocol error; sizes above MaxChunkSize (0xFFFFFF: no message is longer),
+// including values with the reserved top bit set, are clamped to it. The
+// chunk size never sizes an allocation. Abort frees the partial message of
+// the chunk stream it names. Every other message is returned, control
+// messages included.
 //
 // Timestamps are absolute, computed with uint32 arithmetic (so they wrap
 // after 2^32 ms as the protocol intends). Following ffmpeg and the spec, a

@@ -53,6 +53,15 @@ type Config struct {
 	PublishKey string
 	// PlayKey likewise guards play when set.
 	PlayKey string
+	// ReleaseAllocator, when set, is handed the connection allocator at the
+	// end of teardown instead of the session recycling it. It runs once, on
+	// the connection goroutine, after the session's last use of the
+	// allocator (partial messages and reader blocks are freed by then). A
+	// host whose publisher frees frames after Close returns (m7s frees its
+	// ring in the publisher's dispose) recycles the allocator once those
+	// are freed too; with it set, Close returning false is that hand-over,
+	// not a leak.
+	ReleaseAllocator func(alloc *pool.Allocator)
 }
 
 func (c Config) withDefaults() Config {
@@ -76,6 +85,7 @@ var (
 	ErrUnauthorized = errors.New("rtmp: stream key rejected")
 	ErrUnpublished  = errors.New("rtmp: client unpublished")
 	errPeerHungUp   = errors.New("rtmp: peer closed the connection while publishing")
+	errWrite        = errors.New("rtmp write")
 )
 
 // Stats describe a finished session.
@@ -134,7 +144,7 @@ func Serve(conn net.Conn, cfg Config, h Host, log *slog.Logger) (Stats, error) {
 	s.alloc = pool.NewAllocator(cfg.AllocatorSize)
 	s.br = bufreader.New(conn, bufreader.Options{Allocator: s.alloc, BlockSize: cfg.BlockSize, ReadTimeout: cfg.ReadTimeout})
 	err := s.run()
-	if peerGone(err) {
+	if errors.Is(err, errWrite) && peerGone(err) {
 		// A peer that unpublishes and hangs up at once makes our last
 		// reply fail; that is a normal close, not a fault.
 		err = io.EOF
@@ -250,7 +260,10 @@ func (s *session) send(queue func(w *chunk.Writer) error) error {
 		return err
 	}
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	return s.cw.Flush()
+	if err := s.cw.Flush(); err != nil {
+		return fmt.Errorf("%w: %w", errWrite, err)
+	}
+	return nil
 }
 
 func (s *session) sendCommand(streamID uint32, body []byte) error {
@@ -440,7 +453,7 @@ func (s *session) endPublish(reason error) {
 		s.stats.Ingest.ConfigBytesCopied += st.ConfigBytesCopied
 		s.stats.Ingest.Ignored += st.Ignored
 	}
-	if !s.pub.Close(reason) {
+	if !s.pub.Close(reason) && s.cfg.ReleaseAllocator == nil {
 		s.log.Error("publisher frames still held by readers; the connection allocator will not be recycled", "path", s.path)
 		s.leak = true
 	}
@@ -508,6 +521,10 @@ func (s *session) teardown(runErr error) {
 	s.br.Recycle()
 	s.reportIngest()
 	s.stats.AllocMalloc, s.stats.AllocFree = s.alloc.GetTotalMalloc(), s.alloc.GetTotalFree()
+	if s.cfg.ReleaseAllocator != nil {
+		s.cfg.ReleaseAllocator(s.alloc)
+		return
+	}
 	if !s.leak && pool.Balanced(s.alloc) {
 		pool.Recycle(s.alloc)
 	} else if !s.leak {

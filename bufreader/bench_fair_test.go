@@ -28,6 +28,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zcingest/zerocopy/bufreader"
 )
@@ -54,8 +55,9 @@ const (
 	// fairFLVHeader and fairFLVTrailer are the FLV tag header and the
 	// PreviousTagSize field that follows each tag body.
 	fairFLVHeader, fairFLVTrailer = 11, 4
-	// fairWarmup is how many bytes each reader consumes before timing, so
-	// first-use allocations (block nodes, bufio's buffer) are not timed.
+	// fairWarmup is how many bytes the source delivers to each reader
+	// before timing, so first-use allocations (blocks, gomem tree nodes,
+	// bufio's buffer) are not timed.
 	fairWarmup = 4 * fairBlockSize
 )
 
@@ -104,10 +106,11 @@ func fairFold(a uint64) uint64 { return a&0xffff + (a>>16)&0xffff + (a>>32)&0xff
 // and to the end of the data) and wraps to the start of the data when it
 // reaches the end. It never allocates and never fails.
 type fairConn struct {
-	data   []byte
-	chunks []uint16
-	off    int
-	ci     int
+	data      []byte
+	chunks    []uint16
+	off       int
+	ci        int
+	delivered int // total bytes returned, for the warm-up
 }
 
 func newFairConn(data []byte, chunks []uint16, stream int) *fairConn {
@@ -122,6 +125,7 @@ func (c *fairConn) Read(p []byte) (int, error) {
 	c.ci++
 	copy(p, c.data[c.off:c.off+n])
 	c.off += n
+	c.delivered += n
 	if c.off == len(c.data) {
 		c.off = 0
 	}
@@ -396,24 +400,20 @@ type fairSide struct {
 	gate  chan struct{}
 
 	gc0     uint32
+	cpu0    time.Duration
+	cpuOK   bool
 	copied0 int64
 	read0   int64
 }
 
 // newFairSide prepares a side with n connections over data. warm is the
-// side's op; it is run on each reader until fairWarmup bytes were consumed.
-// The readers are built by serial or enter.
+// side's op; it is run on each reader until its source has delivered
+// fairWarmup bytes. The readers are built by serial or enter and recycled
+// by done.
 func newFairSide(b *testing.B, kind string, data []byte, n int, warm func(s *fairSide, i int) error) *fairSide {
 	s := &fairSide{b: b, kind: kind, data: data, warm: warm, gate: make(chan struct{})}
 	if kind == "ours" {
 		s.ours = make([]*bufreader.Reader, n)
-		b.Cleanup(func() {
-			for _, r := range s.ours {
-				if r != nil {
-					r.Recycle()
-				}
-			}
-		})
 	} else {
 		s.bufios = make([]*bufio.Reader, n)
 		s.bufs = make([][]byte, n)
@@ -430,7 +430,7 @@ func (s *fairSide) build(i int) {
 		s.bufios[i] = bufio.NewReaderSize(src, fairBlockSize)
 		s.bufs[i] = make([]byte, fairBlockSize)
 	}
-	for consumed := 0; consumed < fairWarmup; consumed += 64 {
+	for src.delivered < fairWarmup {
 		if err := s.warm(s, i); err != nil {
 			panic(fmt.Sprintf("warm-up of %s connection %d: %v", s.kind, i, err))
 		}
@@ -486,12 +486,17 @@ func (s *fairSide) begin() {
 		s.read0 += st.BytesRead
 	}
 	s.b.ReportAllocs()
+	s.cpu0, s.cpuOK = fairCPUTime()
 	s.b.ResetTimer()
 }
 
-// done stops the timer and reports GC/Mop and, for ours, copies/B.
+// done stops the timer and reports GC/Mop, cpu-ns/op and, for ours,
+// copies/B.
 func (s *fairSide) done() {
 	s.b.StopTimer()
+	if cpu, ok := fairCPUTime(); ok && s.cpuOK {
+		s.b.ReportMetric(float64(cpu-s.cpu0)/float64(s.b.N), "cpu-ns/op")
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	s.b.ReportMetric(float64(ms.NumGC-s.gc0)*1e6/float64(s.b.N), "GC/Mop")
@@ -504,6 +509,14 @@ func (s *fairSide) done() {
 		}
 		if read > s.read0 {
 			s.b.ReportMetric(float64(copied-s.copied0)/float64(read-s.read0), "copies/B")
+		}
+	}
+	// Recycle now rather than in b.Cleanup: RunParallel benchmarks run
+	// several rounds, and holding every round's arenas until the end would
+	// grow the heap the later rounds are measured against.
+	for _, r := range s.ours {
+		if r != nil {
+			r.Recycle()
 		}
 	}
 }

@@ -486,7 +486,12 @@ func TestDefect_MIMEHeaderNoTrimNoContinuation(t *testing.T) {
 		if err != nil || !headersEqual(h, want) {
 			t.Errorf("%s: %v, %v; want %v", v.name, h, err, want)
 		}
+		// The header is documented as the caller's copy: recycling the
+		// reader (which poisons freed blocks under zcdebug) cannot change it.
 		r.Recycle()
+		if !headersEqual(h, want) {
+			t.Errorf("%s: header changed after Recycle: %v", v.name, h)
+		}
 	}
 }
 
@@ -597,5 +602,30 @@ func TestDefect_DeadlineOnlyForBareNetConn(t *testing.T) {
 			}
 			t.Logf("%d fills, %d deadline arms", st.Fills, st.DeadlineArms)
 		})
+	}
+}
+
+// TestSetReadTimeout checks that a timeout can be switched on for a reader
+// created without one, and that switching it off clears the deadline the
+// reader had armed.
+func TestSetReadTimeout(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	r := New(deadlineOnly{client}, Options{BlockSize: MinBlockSize})
+	defer r.Recycle()
+
+	r.SetReadTimeout(50 * time.Millisecond)
+	if _, err := r.ReadByte(); !isTimeout(err) {
+		t.Fatalf("ReadByte with a timeout set = %v, want a timeout", err)
+	}
+
+	r.SetReadTimeout(0)
+	go func() {
+		time.Sleep(150 * time.Millisecond) // well past the old deadline
+		server.Write([]byte{42})
+	}()
+	if c, err := r.ReadByte(); err != nil || c != 42 {
+		t.Fatalf("ReadByte with the timeout cleared = %d, %v; want 42", c, err)
 	}
 }

@@ -31,31 +31,29 @@ var seedChunkings = [][]byte{
 // must stay bounded and balance at the end.
 func FuzzDifferential(f *testing.F) {
 	for _, tc := range readerCases {
-		c := tc.cfg
-		if c.blockSize == 0 {
-			c.blockSize = MinBlockSize
+		fs := fuzzScript{cfg: tc.cfg, steps: tc.steps}
+		if fs.cfg.blockSize == 0 {
+			fs.cfg.blockSize = MinBlockSize
 		}
-		script := encodeScript(c, tc.steps)
+		prefix, rest := splitPatternPrefix(tc.input)
+		fs.prefix = prefix
 		for i, chunks := range seedChunkings {
-			if i%2 == 1 {
-				script = append([]byte(nil), script...)
-				script[8] |= 4 // let the reader create its own allocator
-			}
-			f.Add([]byte(tc.input), script, chunks)
+			fs.ownAlloc = i%2 == 1
+			f.Add([]byte(rest), encodeScript(fs), chunks)
 		}
 	}
 	f.Fuzz(func(t *testing.T, data, script, chunking []byte) {
-		data = data[:min(len(data), maxFuzzData)]
-		c, steps := decodeScript(script)
-		steps = steps[:min(len(steps), maxFuzzSteps)]
-		src := &scriptedSource{data: data, pattern: chunking, term: c.term(), termWithData: c.termWithData}
-		// Flag bit 2 lets the reader create its own allocator.
+		fs := decodeScript(script, maxFuzzSteps)
+		stream := []byte(pattern(min(fs.prefix, maxFuzzData)))
+		stream = append(stream, data[:min(len(data), maxFuzzData-len(stream))]...)
+		c := fs.cfg
+		src := &scriptedSource{data: stream, pattern: chunking, term: c.term(), termWithData: c.termWithData}
 		var alloc *pool.Allocator
-		if len(script) < scriptHeaderLen || script[8]&4 == 0 {
-			alloc = pool.NewAllocator(16 << 10)
+		if !fs.ownAlloc {
+			alloc = pool.NewAllocator(64 << 10)
 			defer pool.Recycle(alloc)
 		}
-		runScript(t, "differential", data, c, src, alloc, steps, false, func() int { return src.timeouts })
+		runScript(t, "differential", stream, c, src, alloc, fs.steps, false, func() int { return src.timeouts })
 	})
 }
 
@@ -76,7 +74,7 @@ func FuzzReadLine(f *testing.F) {
 		data = data[:min(len(data), maxFuzzData)]
 		c := config{blockSize: MinBlockSize, maxLine: int(maxLine), termErr: termErr}
 		src := &scriptedSource{data: data, pattern: chunking, term: c.term()}
-		alloc := pool.NewAllocator(16 << 10)
+		alloc := pool.NewAllocator(64 << 10)
 		defer pool.Recycle(alloc)
 		s := newSubject(src, c, alloc)
 		defer s.release()
@@ -150,7 +148,7 @@ func FuzzReadMIMEHeader(f *testing.F) {
 		// A timeout in the middle of a header block loses the fields read
 		// so far by design, so this target's source never times out.
 		src := &scriptedSource{data: data, pattern: chunking, term: io.EOF, noTimeouts: true}
-		alloc := pool.NewAllocator(16 << 10)
+		alloc := pool.NewAllocator(64 << 10)
 		defer pool.Recycle(alloc)
 		s := newSubject(src, c, alloc)
 		defer s.release()

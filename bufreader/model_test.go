@@ -563,7 +563,8 @@ func readContract(n int, err error, size int) string {
 
 // checkInvariants verifies what must hold after every call: the stream
 // position matches the model, the counters add up, and the reader holds no
-// more memory than its unread bytes plus about two blocks.
+// more memory than its unread bytes plus about two blocks, and one spare
+// block kept for reuse.
 func (s *subject) checkInvariants(m *model) string {
 	st := s.r.Stats()
 	if st.BytesRead != s.src.n {
@@ -582,8 +583,8 @@ func (s *subject) checkInvariants(m *model) string {
 	if pos := s.position(); pos != m.pos() {
 		return fmt.Sprintf("stream position %d (BytesRead-Buffered), model is at %d", pos, m.pos())
 	}
-	if bound := int64(s.r.Buffered() + 2*s.r.blockSize); held > bound {
-		return fmt.Sprintf("reader holds %d bytes of pool memory; unread %d + two blocks allow %d", held, s.r.Buffered(), bound)
+	if bound := int64(s.r.Buffered() + 3*s.r.blockSize); held > bound {
+		return fmt.Sprintf("reader holds %d bytes of pool memory; unread %d + two blocks + a spare allow %d", held, s.r.Buffered(), bound)
 	}
 	return ""
 }
@@ -657,7 +658,7 @@ func runScript(t testing.TB, label string, data []byte, c config, src io.Reader,
 			// follows.
 			seenTimeouts++
 			moved := s.position() - m.pos()
-			if moved < 0 || (st.op.atomic() && (moved != 0 || len(got.out) != 0)) {
+			if moved < 0 || moved > int64(m.rem()) || (st.op.atomic() && (moved != 0 || len(got.out) != 0)) {
 				return fail(i, "%v failed with a timeout after moving the stream by %d: %v", st, moved, got)
 			}
 			if want := m.peek(int(moved)); (st.op == opRead || st.op == opWriteTo) && !bytes.Equal(got.out, want) {
@@ -685,7 +686,10 @@ func runScript(t testing.TB, label string, data []byte, c config, src io.Reader,
 	if !m.closed {
 		// Whatever the script left unread must still come out, in order.
 		var rest []byte
-		for {
+		for attempt := 0; ; attempt++ {
+			if timeouts == nil && attempt > 0 || timeouts != nil && attempt > timeouts() {
+				return fail(len(steps), "draining with WriteTo: more timeouts than the source returned")
+			}
 			res := s.apply(opWriteTo, 0)
 			rest = append(rest, res.out...)
 			if res.err != errTimeout {
@@ -743,25 +747,43 @@ func (st step) check(got result) string {
 
 // ---- script encoding for the fuzzers ----
 
-// A fuzz script is a config header followed by 3-byte ops: the op code and
-// n as a little-endian int16.
-const scriptHeaderLen = 9
+// fuzzScript is what FuzzDifferential decodes from its script argument.
+type fuzzScript struct {
+	cfg      config
+	ownAlloc bool // let the reader create its own allocator
+	// prefix is the length of a pattern() prefix placed before the fuzz
+	// data. Long streams then cost the fuzzer two bytes instead of
+	// thousands, which keeps mutation and minimization fast.
+	prefix int
+	steps  []step
+}
 
-func encodeScript(c config, steps []step) []byte {
-	b := make([]byte, scriptHeaderLen, scriptHeaderLen+3*len(steps))
-	for i, v := range []int{c.blockSize, c.maxLine, c.maxPeek, c.maxBuffered} {
+// A script is an 11-byte header (blockSize, maxLine, maxPeek, maxBuffered
+// and prefix as little-endian uint16s, then a flags byte) followed by
+// 3-byte ops: the op code and n as a little-endian int16.
+const scriptHeaderLen = 11
+
+const (
+	flagTermErr      = 1 << iota // the source ends with errTerm
+	flagTermWithData             // the last bytes arrive together with the end
+	flagOwnAlloc                 // the reader creates its own allocator
+)
+
+func encodeScript(fs fuzzScript) []byte {
+	b := make([]byte, scriptHeaderLen, scriptHeaderLen+3*len(fs.steps))
+	c := fs.cfg
+	for i, v := range []int{c.blockSize, c.maxLine, c.maxPeek, c.maxBuffered, fs.prefix} {
 		if v < 0 || v > 0xffff {
-			panic(fmt.Sprintf("encodeScript: config value %d does not fit", v))
+			panic(fmt.Sprintf("encodeScript: header value %d does not fit", v))
 		}
 		binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
 	}
-	if c.termErr {
-		b[8] |= 1
+	for bit, on := range map[byte]bool{flagTermErr: c.termErr, flagTermWithData: c.termWithData, flagOwnAlloc: fs.ownAlloc} {
+		if on {
+			b[10] |= bit
+		}
 	}
-	if c.termWithData {
-		b[8] |= 2
-	}
-	for _, st := range steps {
+	for _, st := range fs.steps {
 		if int(int16(st.n)) != st.n {
 			panic(fmt.Sprintf("encodeScript: n=%d does not fit", st.n))
 		}
@@ -770,21 +792,34 @@ func encodeScript(c config, steps []step) []byte {
 	return b
 }
 
-func decodeScript(b []byte) (config, []step) {
-	var c config
-	if len(b) < scriptHeaderLen {
-		b = append(b, make([]byte, scriptHeaderLen-len(b))...)
+// decodeScript accepts any bytes: a short header reads as zeros, and at
+// most maxSteps ops are decoded.
+func decodeScript(b []byte, maxSteps int) fuzzScript {
+	var h [scriptHeaderLen]byte
+	copy(h[:], b)
+	var fs fuzzScript
+	fs.cfg = config{
+		blockSize:    int(binary.LittleEndian.Uint16(h[0:])),
+		maxLine:      int(binary.LittleEndian.Uint16(h[2:])),
+		maxPeek:      int(binary.LittleEndian.Uint16(h[4:])),
+		maxBuffered:  int(binary.LittleEndian.Uint16(h[6:])),
+		termErr:      h[10]&flagTermErr != 0,
+		termWithData: h[10]&flagTermWithData != 0,
 	}
-	c.blockSize = int(binary.LittleEndian.Uint16(b[0:]))
-	c.maxLine = int(binary.LittleEndian.Uint16(b[2:]))
-	c.maxPeek = int(binary.LittleEndian.Uint16(b[4:]))
-	c.maxBuffered = int(binary.LittleEndian.Uint16(b[6:]))
-	c.termErr = b[8]&1 != 0
-	c.termWithData = b[8]&2 != 0
-	b = b[scriptHeaderLen:]
-	var steps []step
-	for ; len(b) >= 3; b = b[3:] {
-		steps = append(steps, step{op: opKind(b[0] % byte(numOps)), n: int(int16(binary.LittleEndian.Uint16(b[1:])))})
+	fs.prefix = int(binary.LittleEndian.Uint16(h[8:]))
+	fs.ownAlloc = h[10]&flagOwnAlloc != 0
+	for b = b[min(len(b), scriptHeaderLen):]; len(b) >= 3 && len(fs.steps) < maxSteps; b = b[3:] {
+		fs.steps = append(fs.steps, step{op: opKind(b[0] % byte(numOps)), n: int(int16(binary.LittleEndian.Uint16(b[1:])))})
 	}
-	return c, steps
+	return fs
+}
+
+// splitPatternPrefix returns how much of input is a prefix of pattern(),
+// so a seed can encode it as a prefix length.
+func splitPatternPrefix(input string) (prefix int, rest string) {
+	p := pattern(len(input))
+	for prefix < len(input) && input[prefix] == p[prefix] {
+		prefix++
+	}
+	return prefix, input[prefix:]
 }

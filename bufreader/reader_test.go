@@ -254,6 +254,15 @@ var readerCases = []readerCase{
 		{op: opReadLE32, val: le(long[1024:1028])},
 		{op: opReadBE16, val: be(long[1028:1030])},
 	}},
+	// A MaxBuffered below 8 used to make integer reads fail or succeed
+	// depending on whether their bytes happened to be in one block.
+	{name: "ReadBE/MaxBuffered below the widest integer", input: ints, cfg: config{maxBuffered: 2}, steps: []step{
+		{op: opReadBE32, val: be(ints[0:4])},
+		{op: opReadLE, n: 8, val: le(ints[4:12])},
+		{op: opReadRange, n: 8, want: ints[12:20]},
+		{op: opReadRange, n: 9, err: limMaxBuffered},
+		{op: opReadBE, n: 8, val: be(ints[20:28])},
+	}},
 	{name: "ReadBE/short stream consumes nothing", input: "abc", steps: []step{
 		{op: opReadBE, n: 4, err: errUnexpectedEOF},
 		{op: opReadBE32, err: errUnexpectedEOF},
@@ -456,8 +465,11 @@ func recordParserCase() readerCase {
 // the minimum, odd sizes, and the default.
 var blockSizes = []int{MinBlockSize, MinBlockSize + 1, 389, 0}
 
-// sweepBlockSizes are the sizes the every-offset split runs with.
-var sweepBlockSizes = []int{MinBlockSize, 389}
+// sweepBlockSizes are the sizes the every-offset split runs with. One odd
+// size is enough: moving the split through every offset already moves the
+// block boundaries through every position, and the sweep dominates the
+// package's test time.
+var sweepBlockSizes = []int{MinBlockSize + 1}
 
 func TestReaderTable(t *testing.T) {
 	for _, tc := range readerCases {
@@ -603,4 +615,35 @@ func mustTake(t *testing.T, r *Reader, n int) gomem.Memory {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// badCountReader claims to have read n bytes whatever p holds.
+type badCountReader struct{ n int }
+
+func (b badCountReader) Read(p []byte) (int, error) {
+	if b.n > 0 {
+		return len(p) + b.n, nil
+	}
+	return b.n, nil
+}
+
+// TestMisbehavingSourceIsAnError checks that a source returning a negative
+// count or more than len(p) makes every call fail instead of panicking or
+// exposing memory beyond the block.
+func TestMisbehavingSourceIsAnError(t *testing.T) {
+	for _, n := range []int{-1, 1} {
+		r := New(badCountReader{n}, Options{BlockSize: MinBlockSize})
+		for i := range 2 { // the error is sticky
+			if _, err := r.ReadByte(); err == nil || !strings.Contains(err.Error(), "invalid count") {
+				t.Errorf("count %+d, call %d: ReadByte = %v, want the invalid-count error", n, i, err)
+			}
+		}
+		if r.Buffered() != 0 {
+			t.Errorf("count %+d: Buffered = %d after a bad read", n, r.Buffered())
+		}
+		r.Recycle()
+		if !pool.Balanced(r.Allocator()) {
+			t.Errorf("count %+d: %d bytes leaked", n, pool.InUse(r.Allocator()))
+		}
+	}
 }

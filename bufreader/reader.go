@@ -297,7 +297,7 @@ func (r *Reader) tailForFill() *block {
 	mem := r.spare
 	r.spare = nil
 	if mem == nil {
-		mem = pool.Malloc(r.alloc, r.blockSize)
+		mem = pool.MallocBlock(r.alloc, r.blockSize)
 	}
 	r.blocks = append(r.blocks, block{mem: mem})
 	return &r.blocks[len(r.blocks)-1]

@@ -63,7 +63,23 @@ type Frame struct {
 
 	refs  atomic.Int32
 	owner *FramePool
-	next  *Frame // link in the owner's return stack
+	next  *Frame   // link in the owner's return stack
+	small [][]byte // the frame's own ranges slice; Payload.Buffers may be a borrowed larger one
+}
+
+// MovePayload moves m's ranges into f.Payload without copying any payload
+// byte (only the slice of range headers is written) and empties m, keeping
+// its capacity for the next message. A frame needing more ranges than its
+// own slice holds (a keyframe split over many chunks) borrows a larger slice
+// from its pool, which gets it back when the frame is recycled; so keyframes
+// cost no allocation once the first few have passed.
+func MovePayload(f *Frame, m *gomem.Memory) {
+	if n := len(m.Buffers); n > cap(f.Payload.Buffers) && f.owner != nil {
+		f.Payload.Buffers = f.owner.largeBuffers(n)
+	}
+	f.Payload.Buffers = append(f.Payload.Buffers[:0], m.Buffers...)
+	f.Payload.Size = m.Size
+	pool.ResetMemory(m)
 }
 
 // Retain adds a reference. Only a holder of a reference may call it.
@@ -89,6 +105,7 @@ func (f *Frame) Size() int { return f.Payload.Size }
 type FramePool struct {
 	alloc       *pool.Allocator
 	free        []*Frame
+	large       [][][]byte // range slices larger than a frame's own, for reuse
 	returned    atomic.Pointer[Frame] // lock-free stack of frames given back
 	signal      chan struct{}         // wakes Close while it waits
 	outstanding int                   // frames handed out and not yet back
@@ -107,16 +124,62 @@ func (p *FramePool) Allocator() *pool.Allocator { return p.alloc }
 func (p *FramePool) Get() *Frame {
 	p.Reclaim()
 	var f *Frame
-	if n := len(p.free); n > 0 {
-		f = p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
-	} else {
-		f = &Frame{owner: p}
+	if len(p.free) == 0 {
+		p.grow()
 	}
+	n := len(p.free)
+	f = p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
 	f.refs.Store(1)
 	p.outstanding++
 	return f
+}
+
+// Frames are made in batches, each with room for the NAL units and payload
+// ranges of a typical frame, so that filling a stream's ring costs a few
+// allocations per batch rather than several per frame.
+const (
+	frameBatch      = 32
+	unitsPerFrame   = 8  // SPS/PPS/SEI/slices of a typical access unit
+	buffersPerFrame = 8  // payload ranges: one per RTMP chunk of a 32 KiB frame (more grow once, then circulate)
+)
+
+// Reserve makes sure at least n frames exist, so a stream that will hold n
+// frames in its ring allocates them all when it starts rather than while it
+// runs.
+func (p *FramePool) Reserve(n int) {
+	for p.outstanding+len(p.free) < n {
+		p.grow()
+	}
+}
+
+func (p *FramePool) grow() {
+	frames := make([]Frame, frameBatch)
+	units := make([]codec.Span, frameBatch*unitsPerFrame)
+	bufs := make([][]byte, frameBatch*buffersPerFrame)
+	for i := range frames {
+		f := &frames[i]
+		f.owner = p
+		// Three-index slices: an append past a frame's share reallocates
+		// instead of running into its neighbour's.
+		f.Units = units[i*unitsPerFrame : i*unitsPerFrame : (i+1)*unitsPerFrame]
+		f.small = bufs[i*buffersPerFrame : i*buffersPerFrame : (i+1)*buffersPerFrame]
+		f.Payload.Buffers = f.small
+		p.free = append(p.free, f)
+	}
+}
+
+// largeBuffers returns an empty range slice with room for n ranges,
+// reusing one a recycled frame gave back when one is big enough.
+func (p *FramePool) largeBuffers(n int) [][]byte {
+	for i := len(p.large) - 1; i >= 0; i-- {
+		if b := p.large[i]; cap(b) >= n {
+			p.large = append(p.large[:i], p.large[i+1:]...)
+			return b[:0]
+		}
+	}
+	return make([][]byte, 0, max(2*n, 4*buffersPerFrame))
 }
 
 // Discard frees a frame that was never shared, on the owning goroutine.
@@ -129,6 +192,10 @@ func (p *FramePool) Discard(f *Frame) {
 
 func (p *FramePool) recycle(f *Frame) {
 	pool.FreeMemory(p.alloc, &f.Payload)
+	if f.small != nil && cap(f.Payload.Buffers) > cap(f.small) {
+		p.large = append(p.large, f.Payload.Buffers)
+		f.Payload.Buffers = f.small[:0]
+	}
 	clear(f.Units)
 	f.Units = f.Units[:0]
 	f.Kind, f.Codec, f.Format, f.DTS, f.PTS, f.Keyframe = 0, 0, 0, 0, 0, false

@@ -42,9 +42,10 @@ type Options struct {
 // Defaults for Options.
 const (
 	DefaultPublishTimeout = 10 * time.Second
-	// DefaultRingSize holds a 2 s GOP of 30 fps video plus 48 kHz AAC
-	// with room to spare, so a joining subscriber finds a keyframe.
-	DefaultRingSize  = 512
+	// DefaultRingSize holds a 3 s GOP of 30 fps video plus 44.1/48 kHz
+	// AAC (about 75 frames a second), so a joining subscriber finds a
+	// keyframe; longer GOPs need a larger ring (global.publish.ringsize).
+	DefaultRingSize  = 256
 	DefaultCloseWait = 3 * time.Second
 )
 

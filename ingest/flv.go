@@ -102,7 +102,7 @@ func (p *FLVPublisher) video(ts time.Duration, payload *gomem.Memory) error {
 		return p.pub.SetVideoConfig(vc)
 	case v.PacketType == flv.PacketFrame && (v.Codec == codec.H264 || v.Codec == codec.H265):
 		f := p.w.Frame()
-		f.Payload, *payload = *payload, f.Payload
+		host.MovePayload(f, payload)
 		f.Codec, f.Format = v.Codec, host.FormatFLV
 		f.DTS = ts
 		f.PTS = ts + time.Duration(v.CTS)*time.Millisecond
@@ -147,7 +147,7 @@ func (p *FLVPublisher) audio(ts time.Duration, payload *gomem.Memory) error {
 		return p.pub.SetAudioConfig(host.AudioConfig{Codec: codec.AAC, ASC: asc, SampleRate: cfg.SampleRate, Channels: cfg.Channels(), SequenceHeader: body})
 	case flv.AudioRaw:
 		f := p.w.Frame()
-		f.Payload, *payload = *payload, f.Payload
+		host.MovePayload(f, payload)
 		f.Codec, f.Format = codec.AAC, host.FormatFLV
 		f.DTS, f.PTS = ts, ts
 		f.Keyframe = true

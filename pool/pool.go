@@ -17,9 +17,12 @@ import (
 type Allocator = gomem.ScalableMemoryAllocator
 
 // NewAllocator returns a fresh allocator whose first arena has size bytes.
+// Blocks taken from it with MallocBlock return to gomem only whole (see
+// block.go).
 func NewAllocator(size int) *Allocator {
 	a := gomem.NewScalableMemoryAllocator(size)
 	trackNew(a)
+	tables.Store(a, &blockTable{})
 	return a
 }
 
@@ -40,7 +43,9 @@ func Free(a *Allocator, b []byte) {
 		return
 	}
 	trackFree(a, b)
-	a.Free(b)
+	if !releaseInBlock(a, b) {
+		a.Free(b)
+	}
 }
 
 // FreeMemory frees every buffer of m to a and empties m, clearing the stale
@@ -60,9 +65,15 @@ func ResetMemory(m *gomem.Memory) {
 	m.Size = 0
 }
 
-// InUse reports the bytes Malloc'd from a and not yet freed.
+// InUse reports the bytes Malloc'd from a and not yet freed by their
+// owners (bytes freed inside a block that is still partly held count as
+// freed, although gomem gets them back only with the whole block).
 func InUse(a *Allocator) int64 {
-	return a.GetTotalMalloc() - a.GetTotalFree()
+	n := a.GetTotalMalloc() - a.GetTotalFree()
+	if t := tableOf(a); t != nil {
+		n -= t.released
+	}
+	return n
 }
 
 // Balanced reports whether every byte Malloc'd from a has been freed.
@@ -74,5 +85,6 @@ func Balanced(a *Allocator) bool {
 // first; with the zcdebug tag a leak panics here.
 func Recycle(a *Allocator) {
 	trackRecycle(a)
+	tables.Delete(a)
 	a.Recycle()
 }

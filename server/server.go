@@ -42,7 +42,7 @@ type HTTPConfig struct {
 type PublishConfig struct {
 	KickExist      bool          `default:"false" desc:"a new publisher on a busy path kicks the old one instead of being refused"`
 	PublishTimeout time.Duration `default:"10s" desc:"end a publisher that sends no frame for this long"`
-	RingSize       int           `default:"512" desc:"frames kept per stream for subscribers (must hold a GOP)"`
+	RingSize       int           `default:"256" desc:"frames kept per stream for subscribers (must hold a GOP: 256 holds 3 s at 30 fps with AAC)"`
 	CloseWait      time.Duration `default:"3s" desc:"how long an unpublish waits for subscribers to catch up"`
 }
 
@@ -70,6 +70,7 @@ type Server struct {
 	listeners []*tcpListener
 	quic      []*quicListener
 	conns     sync.WaitGroup
+	sessions  sync.WaitGroup // HTTP-FLV sessions (hijacked: http.Server.Shutdown does not wait for them)
 	nextConn  atomic.Uint64
 	stopped   bool
 }
@@ -195,7 +196,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel() // ends HTTP-FLV sessions and connection contexts
 
 	done := make(chan struct{})
-	go func() { s.conns.Wait(); close(done) }()
+	go func() { s.conns.Wait(); s.sessions.Wait(); close(done) }()
 	var err error
 	select {
 	case <-done:

@@ -105,7 +105,7 @@ func (f *Frame) Size() int { return f.Payload.Size }
 type FramePool struct {
 	alloc       *pool.Allocator
 	free        []*Frame
-	large       [][][]byte // range slices larger than a frame's own, for reuse
+	large       [][][]byte            // range slices larger than a frame's own, for reuse
 	returned    atomic.Pointer[Frame] // lock-free stack of frames given back
 	signal      chan struct{}         // wakes Close while it waits
 	outstanding int                   // frames handed out and not yet back
@@ -141,8 +141,8 @@ func (p *FramePool) Get() *Frame {
 // allocations per batch rather than several per frame.
 const (
 	frameBatch      = 32
-	unitsPerFrame   = 8  // SPS/PPS/SEI/slices of a typical access unit
-	buffersPerFrame = 8  // payload ranges: one per RTMP chunk of a 32 KiB frame (more grow once, then circulate)
+	unitsPerFrame   = 8 // SPS/PPS/SEI/slices of a typical access unit
+	buffersPerFrame = 8 // payload ranges: one per RTMP chunk of a 32 KiB frame (more grow once, then circulate)
 )
 
 // Reserve makes sure at least n frames exist, so a stream that will hold n

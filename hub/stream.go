@@ -103,6 +103,9 @@ func (s *Stream) ReportIngest(st host.IngestStats) {
 func (s *Stream) Writer(alloc *pool.Allocator) host.FrameWriter {
 	if s.frames == nil {
 		s.frames = host.NewFramePool(alloc)
+		// The ring plus a frame per subscriber in flight and the one being
+		// filled: allocated now, not during the first ring's worth of frames.
+		s.frames.Reserve(len(s.ring) + 16)
 	}
 	return (*streamWriter)(s)
 }
@@ -201,6 +204,9 @@ func (s *Stream) Close(reason error) bool {
 	}
 	for sub := range s.subs {
 		sub.cut = true
+		if sub.next.Load() < s.seq {
+			sub.signalCutLocked() // fell behind: its writer should give up now
+		}
 	}
 	s.wakeLocked()
 	s.mu.Unlock()
@@ -212,7 +218,21 @@ func (s *Stream) Close(reason error) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.hub.opts.CloseWait)
 	defer cancel()
-	if err := s.frames.Close(ctx); err != nil {
+	grace, cancelGrace := context.WithTimeout(ctx, s.hub.opts.CloseWait/2)
+	err := s.frames.Close(grace)
+	cancelGrace()
+	if err != nil {
+		// Frames are still held half-way through the wait: cut off every
+		// subscriber still attached, such as one that had caught up but is
+		// blocked writing its last frame to a stalled peer.
+		s.mu.Lock()
+		for sub := range s.subs {
+			sub.signalCutLocked()
+		}
+		s.mu.Unlock()
+		err = s.frames.Close(ctx)
+	}
+	if err != nil {
 		s.hub.log.Error("stream closed with frames still held; leaking its allocator", "path", s.path, "err", err)
 		return false
 	}

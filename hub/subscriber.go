@@ -16,13 +16,15 @@ type Subscriber struct {
 	// waitKey: deliver nothing until a video keyframe (join or drop).
 	waitKey   bool
 	configVer uint64
-	cut       bool // guarded by s.mu: the stream ended before we caught up
+	cut       bool          // guarded by s.mu: the stream ended before we caught up
+	cutCh     chan struct{} // closed by signalCutLocked
+	cutSent   bool          // guarded by s.mu: cutCh is closed
 	drops     int64
 	delivered int64
 }
 
 func (s *Stream) subscribe() (*Subscriber, error) {
-	sub := &Subscriber{s: s, notify: make(chan struct{}, 1)}
+	sub := &Subscriber{s: s, notify: make(chan struct{}, 1), cutCh: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -125,6 +127,22 @@ func (sub *Subscriber) pickLocked() (*host.Frame, int64) {
 	}
 	sub.next.Store(next)
 	return nil, skipped
+}
+
+// Cut returns a channel that is closed when the stream has ended and
+// stopped waiting for this subscriber: it had not caught up when CloseWait
+// ran out, or it was still attached while the unpublish waited for frames
+// to come back. A writer blocked on a slow peer should give up then and
+// release its frame, so the publisher can free its memory. A subscriber
+// that caught up gets io.EOF from Next without being cut, so it can finish
+// its output cleanly.
+func (sub *Subscriber) Cut() <-chan struct{} { return sub.cutCh }
+
+func (sub *Subscriber) signalCutLocked() {
+	if !sub.cutSent {
+		sub.cutSent = true
+		close(sub.cutCh)
+	}
 }
 
 // Drops is how many frames this subscriber lost by falling behind.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ type EgressStats struct {
 // flvSession writes one subscriber's FLV stream. Its buffers are reused for
 // every tag, so the steady state does not allocate.
 type flvSession struct {
+	ctx    context.Context // the session's; its end forces writes to fail
 	conn   net.Conn
 	sub    *hub.Subscriber
 	stats  *EgressStats
@@ -42,7 +44,16 @@ type flvSession struct {
 	size   []byte   // the chunked-encoding size line of one write
 	iov    [][]byte // size line, header and payload views of one tag, CRLF
 	bufs   net.Buffers
+	// The sequence headers last sent: a configuration change re-sends
+	// only the one that changed.
+	sentVideo, sentAudio []byte
 }
+
+// Why a session was stopped from outside its write loop.
+var (
+	errClientLeft = errors.New("client left")
+	errCutOff     = errors.New("stream ended before the client caught up")
+)
 
 // crlf ends every chunk of the chunked response.
 var crlf = []byte("\r\n")
@@ -60,6 +71,11 @@ func (s *Server) serveFLV(w http.ResponseWriter, req *http.Request, path string)
 		return
 	}
 	defer sub.Close()
+	if !s.trackSession() {
+		http.Error(w, "host shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.sessions.Done()
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		http.Error(w, "connection cannot be hijacked", http.StatusInternalServerError)
@@ -72,32 +88,59 @@ func (s *Server) serveFLV(w http.ResponseWriter, req *http.Request, path string)
 	}
 	defer conn.Close()
 	log := s.log.With("egress", "http-flv", "path", path, "remote", conn.RemoteAddr().String())
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	defer cancel(nil)
 	// A client that goes away is noticed by the reader below, which ends
 	// the session even while it waits for the next frame.
 	go watchPeer(brw.Reader, cancel)
+	// A client too slow to catch up before the stream's close wait ends is
+	// cut off, even in the middle of a blocked write, so that it hands its
+	// frame back in time for the publisher to free it.
+	go func() {
+		select {
+		case <-sub.Cut():
+			cancel(errCutOff)
+		case <-ctx.Done():
+		}
+	}()
 
 	s.egress.Subscribers.Add(1)
 	defer s.egress.Subscribers.Add(-1)
 	fs := &flvSession{conn: conn, sub: sub, stats: &s.egress, header: make([]byte, 0, 64)}
 	err = fs.run(ctx)
+	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() != nil {
+		// Report why the session was stopped, not the write it interrupted.
+		err = context.Cause(ctx)
+	}
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		log.Info("http-flv subscriber closed: stream ended", "drops", sub.Drops())
 	case errors.Is(err, context.Canceled):
-		log.Info("http-flv subscriber closed: client left or host stopping", "drops", sub.Drops())
+		log.Info("http-flv subscriber closed: host stopping", "drops", sub.Drops())
 	default:
 		log.Info("http-flv subscriber closed", "reason", err, "drops", sub.Drops())
 	}
 }
 
-func watchPeer(r *bufio.Reader, cancel context.CancelFunc) {
+// trackSession counts an HTTP-FLV session for Shutdown to wait for; it
+// refuses once Shutdown has begun.
+func (s *Server) trackSession() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.sessions.Add(1)
+	return true
+}
+
+func watchPeer(r *bufio.Reader, cancel context.CancelCauseFunc) {
 	_, _ = r.Discard(1 << 30)
-	cancel()
+	cancel(errClientLeft)
 }
 
 func (fs *flvSession) run(ctx context.Context) error {
+	fs.ctx = ctx
 	stop := context.AfterFunc(ctx, func() { _ = fs.conn.SetWriteDeadline(time.Unix(1, 0)) })
 	defer stop()
 	// Chunked transfer encoding lets players tell a finished stream (the
@@ -148,8 +191,11 @@ func (fs *flvSession) writeConfigs(video host.VideoConfig, audio host.AudioConfi
 		if err != nil {
 			return err
 		}
-		if err := fs.writeTag(flv.TagVideo, ts, body); err != nil {
-			return err
+		if !bytes.Equal(body, fs.sentVideo) {
+			if err := fs.writeTag(flv.TagVideo, ts, body); err != nil {
+				return err
+			}
+			fs.sentVideo = body
 		}
 	}
 	if audio.Codec != codec.Unknown {
@@ -157,8 +203,11 @@ func (fs *flvSession) writeConfigs(video host.VideoConfig, audio host.AudioConfi
 		if err != nil {
 			return err
 		}
-		if err := fs.writeTag(flv.TagAudio, ts, body); err != nil {
-			return err
+		if !bytes.Equal(body, fs.sentAudio) {
+			if err := fs.writeTag(flv.TagAudio, ts, body); err != nil {
+				return err
+			}
+			fs.sentAudio = body
 		}
 	}
 	return nil
@@ -211,6 +260,12 @@ func (fs *flvSession) flush() error {
 // writeRaw writes fs.iov with one writev, without chunk framing.
 func (fs *flvSession) writeRaw() error {
 	if err := fs.conn.SetWriteDeadline(time.Now().Add(flvWriteTimeout)); err != nil {
+		return err
+	}
+	// A cancel whose past deadline (set by run's AfterFunc) this write's
+	// fresh deadline just replaced must still stop the session.
+	if err := fs.ctx.Err(); err != nil {
+		clear(fs.iov)
 		return err
 	}
 	fs.bufs = fs.iov

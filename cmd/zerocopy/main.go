@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,13 +20,16 @@ import (
 func main() {
 	cfgPath := flag.String("c", "config.yaml", "config file (\"\" for defaults only)")
 	flag.Parse()
-	if err := run(*cfgPath); err != nil {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if err := run(*cfgPath, os.Stdout, sig); err != nil {
 		fmt.Fprintln(os.Stderr, "zerocopy:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath string) error {
+// run serves until a signal arrives on stop, then drains gracefully.
+func run(cfgPath string, out io.Writer, stop <-chan os.Signal) error {
 	if cfgPath != "" {
 		if _, err := os.Stat(cfgPath); err != nil {
 			return fmt.Errorf("config: %w", err)
@@ -39,11 +43,9 @@ func run(cfgPath string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Print(server.Banner(srv))
+	fmt.Fprint(out, server.Banner(srv))
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	got := <-sig
+	got := <-stop
 	srv.Logger().Info("shutting down", "signal", got.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRunServesAndDrainsOnSignal runs the main job on kernel-chosen ports,
+// checks the banner and the API, and stops it with SIGTERM.
+func TestRunServesAndDrainsOnSignal(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	yaml := "global:\n  loglevel: warn\n  http:\n    listenaddr: 127.0.0.1:0\nzerocopy:\n  rtmp:\n    listenaddr: 127.0.0.1:0\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := &lockedBuffer{}
+	stop := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(cfg, out, stop) }()
+
+	var httpAddr string
+	deadline := time.Now().Add(10 * time.Second)
+	for httpAddr == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner: %q", out.String())
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "http" {
+				httpAddr = f[1]
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "rtmp") || !strings.Contains(out.String(), "ffmpeg -re") {
+		t.Fatalf("banner lacks the RTMP listener or the ffmpeg command:\n%s", out.String())
+	}
+	resp, err := http.Get("http://" + httpAddr + "/api/streams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"streams"`) {
+		t.Fatalf("/api/streams: %d %s", resp.StatusCode, body)
+	}
+	stop <- syscall.SIGTERM
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no graceful exit after SIGTERM")
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("zerocopy:\n  rtmp:\n    listenadr: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(cfg, io.Discard, make(chan os.Signal))
+	if err == nil || !strings.Contains(err.Error(), "zerocopy.rtmp.listenadr") {
+		t.Fatalf("error %v does not name the bad key", err)
+	}
+}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/zcingest/zerocopy"
+	"github.com/zcingest/zerocopy"
 	"github.com/zcingest/zerocopy/config"
 	"github.com/zcingest/zerocopy/internal/testclip"
 	"github.com/zcingest/zerocopy/rtmp/amf0"
@@ -383,5 +383,25 @@ func TestRTMPDisconnectMidChunk(t *testing.T) {
 	}
 	if logs := ts.log.String(); !strings.Contains(logs, "unexpected EOF") && !strings.Contains(logs, "connection reset") {
 		t.Errorf("close reason does not name the cut message")
+	}
+}
+
+// TestShippedConfigLoads keeps config.yaml in step with the config structs:
+// every key it sets must exist, and it listens on loopback only.
+func TestShippedConfigLoads(t *testing.T) {
+	cfg, err := server.LoadConfig("config.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Global.HTTP.ListenAddr != "127.0.0.1:8080" || len(cfg.Plugins) != 1 {
+		t.Fatalf("global %+v, %d plugins", cfg.Global, len(cfg.Plugins))
+	}
+	zc, ok := cfg.Plugins[0].Config.(*zerocopy.Config)
+	if !ok || !zc.RTMP.Enable || zc.RTMP.ListenAddr != "127.0.0.1:1935" {
+		t.Fatalf("zerocopy config %+v", cfg.Plugins[0].Config)
+	}
+	off, err := server.LoadConfig("config.yaml", []string{"ZEROCOPY_ENABLE=false"})
+	if err != nil || len(off.Plugins) != 0 {
+		t.Fatalf("ZEROCOPY_ENABLE=false left %d plugins (%v)", len(off.Plugins), err)
 	}
 }

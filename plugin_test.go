@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zcingest/zerocopy"
 	"github.com/zcingest/zerocopy/config"
 	"github.com/zcingest/zerocopy/internal/testclip"
+	"github.com/zcingest/zerocopy/internal/testutil"
 	"github.com/zcingest/zerocopy/rtmp/amf0"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
 	"github.com/zcingest/zerocopy/rtmp/handshake"
@@ -30,23 +30,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects the server's log for assertions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 type testServer struct {
 	*server.Server
@@ -95,14 +79,7 @@ zerocopy:
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > base {
-			buf := make([]byte, 1<<16)
-			t.Errorf("goroutines %d > baseline %d\n%s", n, base, buf[:runtime.Stack(buf, true)])
-		}
+		testutil.WaitGoroutines(t, base)
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/zcingest/zerocopy/hub"
 	"github.com/zcingest/zerocopy/internal/flvpub"
 	"github.com/zcingest/zerocopy/internal/testclip"
+	"github.com/zcingest/zerocopy/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -125,43 +126,10 @@ func (s *source) checkAt(f *host.Frame, i int, pass uint32, scratch *[]byte) err
 	return nil
 }
 
-// checkGoroutines fails t unless the goroutine count falls back to base
-// before a deadline.
-func checkGoroutines(t testing.TB, base int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= base {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutines: %d, baseline %d; stacks:\n%s", n, base, buf)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// checkGoroutines fails t unless the goroutine count falls back to base.
+func checkGoroutines(t testing.TB, base int) { testutil.WaitGoroutines(t, base) }
 
-// logBuffer is a concurrency-safe slog sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = testutil.LogBuffer
 
 // newHub returns a hub with short timeouts for tests. Its cleanup closes it
 // and then checks that the goroutines are back to what they were before.

@@ -23,6 +23,7 @@ import (
 	"github.com/zcingest/zerocopy/hub"
 	"github.com/zcingest/zerocopy/internal/flvpub"
 	"github.com/zcingest/zerocopy/internal/testclip"
+	"github.com/zcingest/zerocopy/internal/testutil"
 	"github.com/zcingest/zerocopy/pool"
 	"github.com/zcingest/zerocopy/server"
 )
@@ -49,23 +50,8 @@ zerocopy:
   enable: false
 `
 
-// testLog is a concurrency-safe log sink.
-type testLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *testLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// testLog is the shared log sink with a wait helper.
+type testLog struct{ testutil.LogBuffer }
 
 // waitLog waits until the log contains all of parts on one line.
 func (l *testLog) waitLine(t *testing.T, d time.Duration, parts ...string) string {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,13 +18,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
 
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/testutil"
 	"github.com/zcingest/zerocopy/server"
 )
 
@@ -70,23 +69,7 @@ func quicTestHandler(conn *quic.Conn, log *slog.Logger) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 func startQUICServer(t *testing.T, conf host.QUICConfig) (*server.Server, *quicTestPlugin, *syncBuffer) {
 	t.Helper()

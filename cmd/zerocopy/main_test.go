@@ -6,28 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zcingest/zerocopy/internal/testutil"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRunServesAndDrainsOnSignal runs the main job on kernel-chosen ports,
 // checks the banner and the API, and stops it with SIGTERM.
@@ -37,7 +21,7 @@ func TestRunServesAndDrainsOnSignal(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &testutil.LogBuffer{}
 	stop := make(chan os.Signal, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(cfg, out, stop) }()

@@ -18,6 +18,7 @@ import (
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/hub"
 	"github.com/zcingest/zerocopy/internal/testclip"
+	"github.com/zcingest/zerocopy/internal/testutil"
 	"github.com/zcingest/zerocopy/rtmp/session"
 )
 
@@ -88,18 +89,6 @@ func (c *recordingConn) delivered(b []byte) bool {
 		}
 	}
 	return false
-}
-
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestMediaPayloadIsTheSocketsMemory pushes a real clip with ffmpeg and
@@ -201,5 +190,5 @@ func TestMediaPayloadIsTheSocketsMemory(t *testing.T) {
 		frames, payloadBytes, res.st.BytesRead, res.st.BytesCopied, 100*float64(res.st.BytesCopied)/float64(res.st.BytesRead))
 	h.Close()
 	ln.Close()
-	waitGoroutines(t, base)
+	testutil.WaitGoroutines(t, base)
 }

@@ -1,0 +1,150 @@
+// Command ingestbench measures the cost of RTMP ingest in a Go server
+// process: our zerocopy plugin (embedded host), a minimal gortmplib server,
+// and a TCP read floor, each fed by N real ffmpeg pushers. See package
+// github.com/zcingest/zerocopy/bench/ingestbench for the method.
+//
+//	go run ./cmd/ingestbench -n 8,32 -d 20s -out result.md
+//
+// It prints a Markdown table (one row per server × N × paced/unpaced) to
+// stdout and, with -out, to a file. Exit status: 0 when every row ran (and,
+// with -strict, every paced row of ours met its targets), 1 on any failure,
+// 2 on bad flags, 3 for a missed target under -strict.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zcingest/zerocopy/bench/ingestbench"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		ns      = flag.String("n", "8,32", "comma-separated pusher counts, one set of rows each")
+		window  = flag.Duration("d", 20*time.Second, "measured steady window per row")
+		warmup  = flag.Duration("warmup", 2*time.Second, "wait after all pushers publish, before the window")
+		servers = flag.String("servers", "floor,gortmplib,ours", "servers to measure: floor, gortmplib, ours")
+		modes   = flag.String("modes", "paced,unpaced", "paced (ffmpeg -re) and/or unpaced")
+		out     = flag.String("out", "", "also write the Markdown report to this file")
+		clip    = flag.String("clip", "", "use this FLV clip instead of encoding one (its length is -clip-seconds)")
+		clipSec = flag.Int("clip-seconds", ingestbench.DefaultClip.Seconds, "length of the generated clip in seconds (pushers loop it)")
+		cpuProf = flag.String("cpuprofile", "", "write a CPU profile of each profiled row's window to <prefix>-<row>.pprof")
+		memProf = flag.String("memprofile", "", "write allocation profiles before/after each profiled row's window to <prefix>-<row>-{start,end}.pprof")
+		memRate = flag.Int("memprofilerate", 1, "runtime.MemProfileRate while -memprofile is set")
+		profSrv = flag.String("profile", "ours", "servers whose rows are profiled")
+		timeout = flag.Duration("timeout", 0, "overall limit (default: generous bound computed from the rows)")
+		strict  = flag.Bool("strict", false, "exit 3 when a paced row of ours misses a target")
+		quiet   = flag.Bool("q", false, "no progress lines on stderr")
+		oursEnv = flag.String("ours-env", "", "comma-separated config overrides for our server, env form (GLOBAL_PUBLISH_RINGSIZE=64)")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ingestbench: unexpected arguments %q\n", flag.Args())
+		return 2
+	}
+	counts, err := parseInts(*ns)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestbench: -n:", err)
+		return 2
+	}
+	if *window <= 0 || *clipSec <= 0 {
+		fmt.Fprintln(os.Stderr, "ingestbench: -d and -clip-seconds must be positive")
+		return 2
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		fmt.Fprintln(os.Stderr, "ingestbench: ffmpeg not found on PATH (apt-get install ffmpeg)")
+		return 1
+	}
+	opts := ingestbench.Options{
+		Ns:             counts,
+		Window:         *window,
+		Warmup:         *warmup,
+		Servers:        split(*servers),
+		Modes:          split(*modes),
+		ClipPath:       *clip,
+		CPUProfile:     *cpuProf,
+		MemProfile:     *memProf,
+		MemProfileRate: *memRate,
+		ProfileServers: split(*profSrv),
+		OursEnv:        split(*oursEnv),
+		Progress:       os.Stderr,
+	}
+	if *warmup == 0 {
+		opts.Warmup = -1 // explicit zero
+	}
+	opts.Clip = ingestbench.DefaultClip
+	opts.Clip.Seconds = *clipSec
+	if *quiet {
+		opts.Progress = nil
+	}
+
+	limit := *timeout
+	if limit <= 0 {
+		rows := max(len(opts.Servers), 1) * max(len(opts.Modes), 1) * len(counts)
+		perRow := *window + *warmup + 2*time.Minute // connect, shutdown, slack
+		limit = ingestbench.ClipGenerateTimeout + time.Duration(rows)*perRow
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
+	rep, runErr := ingestbench.Run(ctx, opts)
+	md := rep.Markdown()
+	if runErr != nil {
+		md += fmt.Sprintf("\n**The run failed:** %v\n", runErr)
+	}
+	fmt.Print(md)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "ingestbench: -out:", err)
+			return 1
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintln(os.Stderr, "ingestbench: FAILED:", runErr)
+		return 1
+	}
+	if m := rep.PacedMisses(); len(m) > 0 && *strict {
+		fmt.Fprintln(os.Stderr, "ingestbench: targets missed:", strings.Join(m, "; "))
+		return 3
+	}
+	return 0
+}
+
+func split(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range split(s) {
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no pusher counts in %q", s)
+	}
+	return out, nil
+}

@@ -1,0 +1,31 @@
+module github.com/zcingest/zerocopy/bench
+
+go 1.26.0
+
+replace github.com/zcingest/zerocopy => ../
+
+require (
+	github.com/bluenviron/gortmplib v1.0.1
+	github.com/zcingest/zerocopy v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/abema/go-mp4 v1.7.1 // indirect
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bluenviron/mediacommon/v2 v2.9.3 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/langhuihui/gomem v0.0.0-20251013004544-ee5a2a75c165 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_golang v1.23.2 // indirect
+	github.com/prometheus/client_model v0.6.2 // indirect
+	github.com/prometheus/common v0.66.1 // indirect
+	github.com/prometheus/procfs v0.16.1 // indirect
+	github.com/quic-go/quic-go v0.65.0 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
+	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	google.golang.org/protobuf v1.36.8 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)

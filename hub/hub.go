@@ -13,6 +13,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"io"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -213,7 +214,11 @@ func (h *Hub) SubscribeWait(ctx context.Context, path string, wait time.Duration
 			return nil, ErrHubClosed
 		}
 		if s != nil {
-			return s.subscribe()
+			sub, err := s.subscribe()
+			if err == nil || !errors.Is(err, io.EOF) {
+				return sub, err
+			}
+			// The stream is ending; a republish may follow within the wait.
 		}
 		select {
 		case <-published:

@@ -165,7 +165,9 @@ func TestMediaPayloadIsTheSocketsMemory(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-i", clip,
+	// Paced (-re), so the subscriber is attached long before the publish
+	// ends even on a loaded machine.
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", clip,
 		"-c", "copy", "-f", "flv", "rtmp://"+ln.Addr().String()+"/live/x")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg push: %v\n%s", err, out)

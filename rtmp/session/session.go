@@ -62,12 +62,6 @@ type Config struct {
 	// are freed too; with it set, Close returning false is that hand-over,
 	// not a leak.
 	ReleaseAllocator func(alloc *pool.Allocator)
-	// NewAllocator, when set, makes the connection allocator instead of
-	// pool.NewAllocator. A host that frees frame memory with gomem directly
-	// (m7s's ring calls the allocator's Free itself, bypassing pool) passes
-	// a plain gomem.NewScalableMemoryAllocator, for which pool keeps no
-	// whole-block accounting that those frees would miss.
-	NewAllocator func(size int) *pool.Allocator
 }
 
 func (c Config) withDefaults() Config {
@@ -147,11 +141,7 @@ type session struct {
 func Serve(conn net.Conn, cfg Config, h Host, log *slog.Logger) (Stats, error) {
 	cfg = cfg.withDefaults()
 	s := &session{cfg: cfg, conn: conn, host: h, log: log}
-	if cfg.NewAllocator != nil {
-		s.alloc = cfg.NewAllocator(cfg.AllocatorSize)
-	} else {
-		s.alloc = pool.NewAllocator(cfg.AllocatorSize)
-	}
+	s.alloc = pool.NewAllocator(cfg.AllocatorSize)
 	s.br = bufreader.New(conn, bufreader.Options{Allocator: s.alloc, BlockSize: cfg.BlockSize, ReadTimeout: cfg.ReadTimeout})
 	err := s.run()
 	if errors.Is(err, errWrite) && peerGone(err) {

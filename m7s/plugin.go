@@ -1,0 +1,171 @@
+// Package zerocopym7s installs the ZeroCopy plugin into a Monibuca v5
+// (m7s.live/v5) build. A blank import is enough:
+//
+//	import _ "github.com/zcingest/zerocopy/m7s"
+//
+// The plugin's config section is `zerocopy:` in m7s's config.yaml. Each
+// protocol has its own subsection with `enable` and a listen address; RTMP
+// is the only one so far. Its read path is zerocopy's (rtmp/session): media
+// payloads are taken from the connection's pooled read blocks and attached
+// to m7s's own RTMP frames, so m7s's subscribers (HTTP-FLV, RTMP play, HLS,
+// recording) work unchanged and no media byte is copied on the way in.
+//
+// Ownership: each connection owns one allocator, which is also the one
+// handed to m7s's track writers. Payload ranges are lent to m7s's ring
+// frames with the recycle-index mechanism, so m7s's Recycle leaves them
+// alone; they are freed through pool, on the publishing goroutine, when
+// m7s hands the same slot back for writing (see lentRanges). The allocator
+// is recycled once both the session and every m7s publisher it fed have let
+// go of it, after m7s has disposed its ring.
+package zerocopym7s
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	task "github.com/langhuihui/gotask"
+	"m7s.live/v5"
+
+	"github.com/zcingest/zerocopy/rtmp/chunk"
+	"github.com/zcingest/zerocopy/rtmp/session"
+)
+
+// ZeroCopyPlugin is the m7s plugin. m7s names it "ZeroCopy" (the type name
+// minus "Plugin") and reads its config from the `zerocopy:` section.
+type ZeroCopyPlugin struct {
+	m7s.Plugin
+	RTMP RTMPConfig `desc:"zero-copy RTMP ingest (publish only; m7s's own plugins serve playback)"`
+
+	totals Totals
+}
+
+// RTMPConfig is the `zerocopy.rtmp` section. Its keys match the embedded
+// host's `zerocopy.rtmp` section, so one config works with both hosts.
+type RTMPConfig struct {
+	Enable             bool          `default:"true" desc:"accept RTMP publishers on listenaddr"`
+	ListenAddr         string        `default:":1935" desc:"RTMP listen address; m7s's TCP listener serves it through OnTCPConnect (tune it under zerocopy.tcp)"`
+	PublishKey         string        `desc:"if set, publishers must append ?key=<value> to the stream name (never logged)"`
+	HandshakeTimeout   time.Duration `default:"5s" desc:"time allowed for the RTMP handshake"`
+	ReadTimeout        time.Duration `default:"15s" desc:"close a connection that sends nothing for this long"`
+	WriteTimeout       time.Duration `default:"10s" desc:"bound on one control write to the peer"`
+	CloseWait          time.Duration `default:"10s" desc:"how long an unpublish on a live connection waits for m7s to dispose the stream"`
+	MaxReassemblyBytes int           `default:"8388608" desc:"bytes held in partially received messages per connection"`
+	MaxMessageLength   int           `default:"8388608" desc:"largest message a peer may announce"`
+	MaxChunkStreams    int           `default:"64" desc:"chunk stream ids one connection may use"`
+	AllocatorSize      int           `default:"1048576" desc:"first arena of each connection's allocator (it grows on demand); gomem pools 16384-byte arenas"`
+}
+
+// defaultYaml turns Nagle off on the plugin's TCP listener (m7s turns it on
+// unless nodelay is set); RTMP control replies are small writes.
+const defaultYaml = `tcp:
+  nodelay: true`
+
+var _ = m7s.InstallPlugin[ZeroCopyPlugin](m7s.PluginMeta{
+	DefaultYaml: defaultYaml,
+})
+
+// Start runs before m7s opens the plugin's listeners. It points m7s's TCP
+// listener (zerocopy.tcp.listenaddr, served by OnTCPConnect) at the RTMP
+// address, or turns it off when RTMP is disabled.
+func (p *ZeroCopyPlugin) Start() error {
+	tcp := &p.GetCommonConf().TCP
+	if !p.RTMP.Enable || p.RTMP.ListenAddr == "" {
+		tcp.ListenAddr, tcp.ListenAddrTLS = "", ""
+		p.Info("rtmp disabled")
+		return nil
+	}
+	tcp.ListenAddr = p.RTMP.ListenAddr
+	if _, port, err := net.SplitHostPort(p.RTMP.ListenAddr); err == nil {
+		p.PushAddr = append(p.PushAddr, fmt.Sprintf("rtmp://{hostName}:%s/{streamPath}", port))
+	}
+	p.Info("rtmp enabled", "listenaddr", p.RTMP.ListenAddr)
+	return nil
+}
+
+// OnTCPConnect serves one accepted connection with zerocopy's RTMP session
+// (m7s's ITCPPlugin). The returned task is the connection: its context is
+// the parent of every m7s publisher the connection starts.
+func (p *ZeroCopyPlugin) OnTCPConnect(conn net.Conn) task.ITask {
+	c := &rtmpConn{plugin: p, conn: conn}
+	c.lease.holders = 1 // the session's own hold, released at its teardown
+	c.lease.last = c.lent.freeAll
+	c.Logger = p.Logger.With("remote", conn.RemoteAddr().String())
+	return c
+}
+
+func (p *ZeroCopyPlugin) sessionConfig() session.Config {
+	c := p.RTMP
+	return session.Config{
+		Chunk: chunk.Options{
+			MaxReassemblyBytes: c.MaxReassemblyBytes,
+			MaxMessageLength:   c.MaxMessageLength,
+			MaxChunkStreams:    c.MaxChunkStreams,
+		},
+		HandshakeTimeout: c.HandshakeTimeout,
+		ReadTimeout:      c.ReadTimeout,
+		WriteTimeout:     c.WriteTimeout,
+		PublishKey:       c.PublishKey,
+		AllocatorSize:    c.AllocatorSize,
+	}
+}
+
+// Totals are the plugin's ingest counters since start. BytesCopied counts
+// control data only (command bodies, straddling header integers, sequence
+// headers); media bytes are never copied.
+type Totals struct {
+	Connections atomic.Int64
+	Publishes   atomic.Int64
+	BytesRead   atomic.Int64
+	BytesCopied atomic.Int64
+	FramesIn    atomic.Int64
+	FramesDrop  atomic.Int64
+	AllocMalloc atomic.Int64
+	AllocFree   atomic.Int64
+	// RecycledInDispose counts allocators recycled in an m7s publisher's
+	// dispose (the session let go first); RecycledAtTeardown those recycled
+	// when the session let go last (after a publisher's dispose, or with no
+	// publish at all).
+	RecycledInDispose  atomic.Int64
+	RecycledAtTeardown atomic.Int64
+	Unbalanced         atomic.Int64
+}
+
+type totalsJSON struct {
+	Connections int64 `json:"connections"`
+	Publishes   int64 `json:"publishes"`
+	BytesRead   int64 `json:"bytesRead"`
+	BytesCopied int64 `json:"bytesCopied"`
+	FramesIn    int64 `json:"framesIn"`
+	FramesDrop  int64 `json:"framesDropped"`
+	AllocMalloc int64 `json:"allocMalloc"`
+	AllocFree   int64 `json:"allocFree"`
+	InDispose   int64 `json:"allocatorsRecycledInDispose"`
+	AtTeardown  int64 `json:"allocatorsRecycledAtTeardown"`
+	Unbalanced  int64 `json:"allocatorsUnbalanced"`
+}
+
+// API_Stats serves the totals as JSON at /zerocopy/api/stats (m7s maps
+// handler methods by name).
+func (p *ZeroCopyPlugin) API_Stats(w http.ResponseWriter, r *http.Request) {
+	t := &p.totals
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(totalsJSON{
+		Connections: t.Connections.Load(), Publishes: t.Publishes.Load(),
+		BytesRead: t.BytesRead.Load(), BytesCopied: t.BytesCopied.Load(),
+		FramesIn: t.FramesIn.Load(), FramesDrop: t.FramesDrop.Load(),
+		AllocMalloc: t.AllocMalloc.Load(), AllocFree: t.AllocFree.Load(),
+		InDispose: t.RecycledInDispose.Load(), AtTeardown: t.RecycledAtTeardown.Load(),
+		Unbalanced: t.Unbalanced.Load(),
+	})
+}
+
+func reasonText(err error) string {
+	if err == nil {
+		return "closed"
+	}
+	return err.Error()
+}

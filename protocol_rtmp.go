@@ -23,6 +23,7 @@ type RTMPConfig struct {
 	MaxReassemblyBytes int           `default:"8388608" desc:"bytes held in partially received messages per connection"`
 	MaxMessageLength   int           `default:"8388608" desc:"largest message a peer may announce"`
 	MaxChunkStreams    int           `default:"64" desc:"chunk stream ids one connection may use"`
+	AllocatorSize      int           `default:"4194304" desc:"first arena of each connection's allocator; must hold the ring's frames or gomem keeps growing it"`
 }
 
 func (p *ZeroCopy) startRTMP() error {
@@ -38,6 +39,7 @@ func (p *ZeroCopy) startRTMP() error {
 		WriteTimeout:     c.WriteTimeout,
 		PublishKey:       c.PublishKey,
 		PlayKey:          c.PlayKey,
+		AllocatorSize:    c.AllocatorSize,
 	}
 	_, err := p.svc.ListenTCP("rtmp", c.ListenAddr, func(conn net.Conn, log *slog.Logger) {
 		st, err := session.Serve(conn, cfg, p.svc, log)

@@ -108,6 +108,7 @@ type FramePool struct {
 	large       [][][]byte            // range slices larger than a frame's own, for reuse
 	returned    atomic.Pointer[Frame] // lock-free stack of frames given back
 	signal      chan struct{}         // wakes Close while it waits
+	closing     atomic.Bool           // Close is waiting: only then do releases signal
 	outstanding int                   // frames handed out and not yet back
 }
 
@@ -212,9 +213,14 @@ func (p *FramePool) giveBack(f *Frame) {
 			break
 		}
 	}
-	select {
-	case p.signal <- struct{}{}:
-	default:
+	// A channel send per released frame costs the hot path; only a waiting
+	// Close needs the wake-up. Close sets closing before it reclaims, so a
+	// frame pushed before that is reclaimed and one pushed after signals.
+	if p.closing.Load() {
+		select {
+		case p.signal <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -236,6 +242,8 @@ var ErrFramesHeld = errors.New("host: frames still held by readers")
 // Close waits until every frame is back, freeing each payload, or until
 // ctx ends. Only when it returns nil may the allocator be recycled.
 func (p *FramePool) Close(ctx context.Context) error {
+	p.closing.Store(true)
+	defer p.closing.Store(false)
 	for {
 		p.Reclaim()
 		if p.outstanding == 0 {

@@ -105,6 +105,7 @@ func (v *services) ListenQUIC(name, addr string, conf host.QUICConfig, handler h
 		return nil, fmt.Errorf("%s quic listen %s: server is shutting down", name, addr)
 	}
 	s.quic = append(s.quic, l)
+	v.quic = append(v.quic, l)
 	// Counted while s.mu is held and stopped is false, so Shutdown's
 	// waits cannot have begun.
 	l.wg.Add(1)

@@ -231,6 +231,7 @@ type services struct {
 	s         *Server
 	log       *slog.Logger
 	listeners []*tcpListener
+	quic      []*quicListener
 }
 
 func (v *services) Logger() *slog.Logger { return v.log }
@@ -254,6 +255,11 @@ func (v *services) Subscribe(path string) (host.Subscriber, error) {
 func (v *services) closeListeners() {
 	for _, l := range v.listeners {
 		l.close()
+	}
+	// A plugin whose Start failed must not keep accepting QUIC either; the
+	// UDP socket itself is closed with the others at Shutdown.
+	for _, l := range v.quic {
+		l.stop()
 	}
 }
 

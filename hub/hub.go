@@ -13,8 +13,8 @@ package hub
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"

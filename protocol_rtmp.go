@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
 	"github.com/zcingest/zerocopy/rtmp/session"
 )
@@ -41,7 +42,7 @@ func (p *ZeroCopy) startRTMP() error {
 		PlayKey:          c.PlayKey,
 		AllocatorSize:    c.AllocatorSize,
 	}
-	_, err := p.svc.ListenTCP("rtmp", c.ListenAddr, func(conn net.Conn, log *slog.Logger) {
+	_, err := p.svc.ListenTCP("rtmp", c.ListenAddr, host.ListenOptions{}, func(conn net.Conn, log *slog.Logger) {
 		st, err := session.Serve(conn, cfg, p.svc, log)
 		reason := "peer closed the connection"
 		if err != nil && !errors.Is(err, io.EOF) {

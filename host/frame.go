@@ -385,3 +385,9 @@ type IngestStats struct {
 type IngestReporter interface {
 	ReportIngest(IngestStats)
 }
+
+// MetadataSetter is implemented by publishers that keep script data
+// (onMetaData) for joiners. The data is copied.
+type MetadataSetter interface {
+	SetMetadata(data []byte) error
+}

@@ -6,7 +6,8 @@
 //	Plugin.Start(Services)/Dispose  the plugin's Start() error / Dispose()
 //	Services.ListenTCP              tcp.listenaddr + OnTCPConnect
 //	Services.ListenQUIC             quic.listenaddr + OnQUICConnect
-//	Services.ListenUDP              UDP listened for in Start (m7s's auto-listen is broken)
+//	Services.ListenUDP              net.ListenPacket in Start (m7s's UDP auto-listen is broken)
+//	Services.SetAuthorizer          the server's OnAuthPubs/OnAuthSubs hooks
 //	Services.Publish                p.Publish(ctx, path)
 //	Publisher.Writer(alloc)         m7s.NewPublishVideoWriter[V](pub, allocator)
 //	FrameWriter.NextVideo           w.NextVideo()
@@ -52,6 +53,14 @@ type Plugin interface {
 	Dispose()
 }
 
+// ListenOptions bound what one TCP listener accepts. Caps limit
+// concurrent connections only; they never ban by rate, so a burst of short
+// connections is served once it ends. Zero means no cap.
+type ListenOptions struct {
+	MaxConnections      int // open connections on this listener
+	MaxConnectionsPerIP int // open connections from one remote IP
+}
+
 // ConnHandler serves one accepted connection on its own goroutine. The host
 // closes conn when the handler returns and recovers a panic from it, closing
 // only that connection and logging why.
@@ -87,7 +96,16 @@ type Services interface {
 	// ListenTCP makes the host accept TCP connections on addr and run
 	// handler for each one (m7s: tcp.listenaddr + OnTCPConnect). It returns
 	// the bound address (useful with port 0).
-	ListenTCP(name, addr string, handler ConnHandler) (net.Addr, error)
+	ListenTCP(name, addr string, opts ListenOptions, handler ConnHandler) (net.Addr, error)
+	// ListenUDP binds a UDP socket the plugin reads itself (RTSP's RTP/RTCP
+	// ports, SRT). The host closes it at shutdown (m7s: the plugin calls
+	// net.ListenPacket in Start and closes it in Dispose, since m7s's UDP
+	// auto-listen is broken).
+	ListenUDP(name, addr string) (net.PacketConn, error)
+	// SetAuthorizer installs the one hook that decides every publish and
+	// play, including the host's own egress (HTTP-FLV). nil restores
+	// AllowAll.
+	SetAuthorizer(a Authorizer)
 	// ListenQUIC makes the host accept QUIC connections on UDP addr and
 	// run handler for each one (m7s: quic.listenaddr + OnQUICConnect). It
 	// returns the bound UDP address (useful with port 0).
@@ -109,8 +127,19 @@ type Subscriber interface {
 	// Next blocks for the next frame and returns it retained: the caller
 	// must Release it. io.EOF means the stream ended.
 	Next(ctx context.Context) (*Frame, error)
+	// Metadata returns the stream's latest script data (an FLV/RTMP
+	// onMetaData body, as the publisher sent it), or nil. The slice is
+	// immutable: the host replaces it rather than writing into it. A change
+	// also makes the next Configs report changed.
+	Metadata() []byte
 	// Drops counts frames skipped because the subscriber fell behind.
 	Drops() int64
+	// Cut returns a channel that is closed when the host stops waiting for
+	// this subscriber (the stream ended and it had not caught up, or the
+	// host needs its frames back). An egress blocked writing to a slow peer
+	// must then give up at once and release its frame, so the publisher
+	// can free its memory.
+	Cut() <-chan struct{}
 	Close()
 }
 

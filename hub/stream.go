@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -39,6 +40,7 @@ type Stream struct {
 	hasVideo  bool
 	video     host.VideoConfig
 	audio     host.AudioConfig
+	metadata  []byte // latest onMetaData body; replaced, never written into
 	configVer uint64
 	subs      map[*Subscriber]struct{}
 	closed    bool
@@ -86,6 +88,16 @@ func (s *Stream) SetAudioConfig(c host.AudioConfig) error {
 	s.configVer++
 	s.mu.Unlock()
 	s.audioCodec.Store(uint32(c.Codec))
+	return nil
+}
+
+// SetMetadata implements host.MetadataSetter; data is copied.
+func (s *Stream) SetMetadata(data []byte) error {
+	data = bytes.Clone(data)
+	s.mu.Lock()
+	s.metadata = data
+	s.configVer++
+	s.mu.Unlock()
 	return nil
 }
 

@@ -156,3 +156,10 @@ func (sub *Subscriber) Close() {
 	delete(s.subs, sub)
 	s.mu.Unlock()
 }
+
+// Metadata implements host.Subscriber.
+func (sub *Subscriber) Metadata() []byte {
+	sub.s.mu.RLock()
+	defer sub.s.mu.RUnlock()
+	return sub.s.metadata
+}

@@ -69,6 +69,8 @@ type Server struct {
 	plugins   []*runningPlugin
 	listeners []*tcpListener
 	quic      []*quicListener
+	udp       []net.PacketConn
+	auth      atomic.Pointer[host.Authorizer]
 	conns     sync.WaitGroup
 	sessions  sync.WaitGroup // HTTP-FLV sessions (hijacked: http.Server.Shutdown does not wait for them)
 	nextConn  atomic.Uint64
@@ -78,6 +80,14 @@ type Server struct {
 type runningPlugin struct {
 	meta   host.PluginMeta
 	plugin host.Plugin
+}
+
+// authorizer returns the hook a plugin installed, or host.AllowAll.
+func (s *Server) authorizer() host.Authorizer {
+	if a := s.auth.Load(); a != nil {
+		return *a
+	}
+	return host.AllowAll
 }
 
 // HTTPAddr is the bound HTTP address.
@@ -192,6 +202,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.close()
 	}
 	s.closeQUIC()
+	s.mu.Lock()
+	for _, pc := range s.udp {
+		_ = pc.Close()
+	}
+	s.mu.Unlock()
 	s.hub.Close()
 	s.cancel() // ends HTTP-FLV sessions and connection contexts
 
@@ -252,6 +267,27 @@ func (v *services) Subscribe(path string) (host.Subscriber, error) {
 	return sub, nil
 }
 
+// SetAuthorizer implements host.Services.
+func (v *services) SetAuthorizer(a host.Authorizer) {
+	if a == nil {
+		a = host.AllowAll
+	}
+	v.s.auth.Store(&a)
+}
+
+// ListenUDP implements host.Services.
+func (v *services) ListenUDP(name, addr string) (net.PacketConn, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listen udp %s: %w", name, addr, err)
+	}
+	v.s.mu.Lock()
+	v.s.udp = append(v.s.udp, pc)
+	v.s.mu.Unlock()
+	v.log.Info("listening", "listener", name, "udp", pc.LocalAddr().String())
+	return pc, nil
+}
+
 func (v *services) closeListeners() {
 	for _, l := range v.listeners {
 		l.close()
@@ -272,7 +308,8 @@ type tcpListener struct {
 	stopped chan struct{}
 }
 
-func (v *services) ListenTCP(name, addr string, handler host.ConnHandler) (net.Addr, error) {
+func (v *services) ListenTCP(name, addr string, opts host.ListenOptions, handler host.ConnHandler) (net.Addr, error) {
+	_ = opts // TODO(issue 8): caps
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s listen %s: %w", name, addr, err)

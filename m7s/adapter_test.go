@@ -2,6 +2,7 @@ package zerocopym7s
 
 import (
 	"log/slog"
+	"net"
 	"testing"
 	"unsafe"
 
@@ -101,5 +102,34 @@ func TestLendFreeAll(t *testing.T) {
 	l.freeAll(a)
 	if !pool.Balanced(a) {
 		t.Fatalf("%d bytes still in use after freeAll", pool.InUse(a))
+	}
+}
+
+// The caps count concurrent connections, in all and per IP, and a released
+// connection frees its place.
+func TestConnCapsAdmitAndRelease(t *testing.T) {
+	var c connCaps
+	a := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1000}
+	b := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 1000}
+	ip1, r1 := c.admit(a, 3, 2)
+	_, r2 := c.admit(a, 3, 2)
+	if r1 != "" || r2 != "" || ip1 != "127.0.0.1" {
+		t.Fatalf("first two from one IP: ip %q, refused %q %q", ip1, r1, r2)
+	}
+	if _, r := c.admit(a, 3, 2); r != refusedPerIP {
+		t.Fatalf("third from one IP: refused %q, want %q", r, refusedPerIP)
+	}
+	if _, r := c.admit(b, 3, 2); r != "" {
+		t.Fatalf("another IP: refused %q", r)
+	}
+	if _, r := c.admit(b, 3, 2); r != refusedListener {
+		t.Fatalf("fourth in all: refused %q, want %q", r, refusedListener)
+	}
+	c.release(ip1)
+	if _, r := c.admit(a, 3, 2); r != "" {
+		t.Fatalf("after a release: refused %q", r)
+	}
+	if _, r := c.admit(a, 0, 0); r != "" {
+		t.Fatalf("no caps: refused %q", r)
 	}
 }

@@ -23,6 +23,7 @@ type rtmpConn struct {
 	task.Task
 	plugin *ZeroCopyPlugin
 	conn   net.Conn
+	ip     string // the remote IP the connection caps counted
 	lease  allocLease
 	// lent holds the payload ranges lent to m7s ring frames. Connection
 	// goroutine only, until the last allocator holder frees what is left.
@@ -69,8 +70,12 @@ func (c *rtmpConn) Go() error {
 	return err
 }
 
-// Dispose closes the socket, so a session still reading returns.
-func (c *rtmpConn) Dispose() { _ = c.conn.Close() }
+// Dispose closes the socket, so a session still reading returns, and
+// gives the connection's place under the caps back.
+func (c *rtmpConn) Dispose() {
+	_ = c.conn.Close()
+	c.plugin.conns.release(c.ip)
+}
 
 func closeReason(err error) string {
 	if err == nil || errors.Is(err, io.EOF) {
@@ -101,8 +106,8 @@ func (c *rtmpConn) Publish(req host.PublishRequest) (host.Publisher, error) {
 	return p, nil
 }
 
-// Subscribe implements session.Host. m7s's own egress (HTTP-FLV, the stock
-// RTMP plugin's play, HLS …) serves playback.
+// Subscribe implements session.Host. m7s's own egress (HTTP-FLV, HLS …)
+// serves playback; the stock RTMP plugin must be disabled (README).
 func (c *rtmpConn) Subscribe(string) (host.Subscriber, error) {
 	return nil, host.ErrSubscribeUnsupported
 }

@@ -7,8 +7,9 @@
 // protocol has its own subsection with `enable` and a listen address; RTMP
 // is the only one so far. Its read path is zerocopy's (rtmp/session): media
 // payloads are taken from the connection's pooled read blocks and attached
-// to m7s's own RTMP frames, so m7s's subscribers (HTTP-FLV, RTMP play, HLS,
-// recording) work unchanged and no media byte is copied on the way in.
+// to m7s's own RTMP frames, so m7s's subscribers (HTTP-FLV, HLS, recording)
+// work unchanged and no media byte is copied on the way in. The stock rtmp
+// plugin must be disabled: its AMF0 decoder has no depth limit.
 //
 // Ownership: each connection owns one allocator, which is also the one
 // handed to m7s's track writers. Payload ranges are lent to m7s's ring
@@ -24,12 +25,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	task "github.com/langhuihui/gotask"
 	"m7s.live/v5"
 
+	"github.com/zcingest/zerocopy/auth"
+	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
 	"github.com/zcingest/zerocopy/rtmp/session"
 )
@@ -38,25 +42,37 @@ import (
 // minus "Plugin") and reads its config from the `zerocopy:` section.
 type ZeroCopyPlugin struct {
 	m7s.Plugin
-	RTMP RTMPConfig `desc:"zero-copy RTMP ingest (publish only; m7s's own plugins serve playback)"`
+	Auth auth.Config `desc:"who may publish through the plugin (?key=<value> on the stream name); m7s's own plugins guard playback"`
+	RTMP RTMPConfig  `desc:"zero-copy RTMP ingest (publish only; m7s's own plugins serve playback)"`
 
 	totals Totals
+	// authz decides every publish; Start builds it from the auth section.
+	authz      host.Authorizer
+	conns      connCaps
+	refusedLog rateLog
 }
 
 // RTMPConfig is the `zerocopy.rtmp` section. Its keys match the embedded
 // host's `zerocopy.rtmp` section, so one config works with both hosts.
 type RTMPConfig struct {
-	Enable             bool          `default:"true" desc:"accept RTMP publishers on listenaddr"`
-	ListenAddr         string        `default:":1935" desc:"RTMP listen address; m7s's TCP listener serves it through OnTCPConnect (tune it under zerocopy.tcp)"`
-	PublishKey         string        `desc:"if set, publishers must append ?key=<value> to the stream name (never logged)"`
-	HandshakeTimeout   time.Duration `default:"5s" desc:"time allowed for the RTMP handshake"`
-	ReadTimeout        time.Duration `default:"15s" desc:"close a connection that sends nothing for this long"`
+	Enable     bool   `default:"true" desc:"accept RTMP publishers on listenaddr"`
+	ListenAddr string `default:":1935" desc:"RTMP listen address; m7s's TCP listener serves it through OnTCPConnect (tune it under zerocopy.tcp)"`
+	// PublishKey is the deprecated spelling of auth.publishkey, used only
+	// when that is empty.
+	PublishKey         string        `desc:"deprecated: use zerocopy.auth.publishkey (never logged)"`
+	HandshakeTimeout   time.Duration `default:"5s" desc:"fixed time from accept allowed for the RTMP handshake"`
+	SetupTimeout       time.Duration `default:"10s" desc:"fixed time from accept until a publish has started"`
+	ReadTimeout        time.Duration `default:"15s" desc:"close a publishing connection that sends nothing for this long"`
 	WriteTimeout       time.Duration `default:"10s" desc:"bound on one control write to the peer"`
 	CloseWait          time.Duration `default:"10s" desc:"how long an unpublish on a live connection waits for m7s to dispose the stream"`
 	MaxReassemblyBytes int           `default:"8388608" desc:"bytes held in partially received messages per connection"`
 	MaxMessageLength   int           `default:"8388608" desc:"largest message a peer may announce"`
 	MaxChunkStreams    int           `default:"64" desc:"chunk stream ids one connection may use"`
-	AllocatorSize      int           `default:"1048576" desc:"first arena of each connection's allocator (it grows on demand); gomem pools 16384-byte arenas"`
+	AllocatorSize      int           `default:"1048576" desc:"arena a connection's allocator grows to when it starts publishing (until then it has 64 KiB); payloads lent to m7s's ring live in it"`
+	// Caps on concurrent connections, checked in OnTCPConnect; a refused
+	// connection is closed at once and counted. 0 means no cap.
+	MaxConnections      int `default:"1024" desc:"open RTMP connections (0: no cap)"`
+	MaxConnectionsPerIP int `default:"256" desc:"open RTMP connections from one IP address (0: no cap)"`
 }
 
 // defaultYaml turns Nagle off on the plugin's TCP listener (m7s turns it on
@@ -72,6 +88,14 @@ var _ = m7s.InstallPlugin[ZeroCopyPlugin](m7s.PluginMeta{
 // listener (zerocopy.tcp.listenaddr, served by OnTCPConnect) at the RTMP
 // address, or turns it off when RTMP is disabled.
 func (p *ZeroCopyPlugin) Start() error {
+	a, err := auth.New(p.authConfig(), p.Logger)
+	if err != nil {
+		return fmt.Errorf("zerocopy.auth.%w", err)
+	}
+	p.authz = a
+	if p.RTMP.MaxConnections < 0 || p.RTMP.MaxConnectionsPerIP < 0 {
+		return fmt.Errorf("zerocopy.rtmp: maxconnections and maxconnectionsperip must be >= 0")
+	}
 	tcp := &p.GetCommonConf().TCP
 	if !p.RTMP.Enable || p.RTMP.ListenAddr == "" {
 		tcp.ListenAddr, tcp.ListenAddrTLS = "", ""
@@ -90,7 +114,12 @@ func (p *ZeroCopyPlugin) Start() error {
 // (m7s's ITCPPlugin). The returned task is the connection: its context is
 // the parent of every m7s publisher the connection starts.
 func (p *ZeroCopyPlugin) OnTCPConnect(conn net.Conn) task.ITask {
-	c := &rtmpConn{plugin: p, conn: conn}
+	ip, reason := p.conns.admit(conn.RemoteAddr(), p.RTMP.MaxConnections, p.RTMP.MaxConnectionsPerIP)
+	if reason != "" {
+		p.totals.Refused.Add(1)
+		return &refusedConn{plugin: p, conn: conn, reason: reason}
+	}
+	c := &rtmpConn{plugin: p, conn: conn, ip: ip}
 	c.lease.holders = 1 // the session's own hold, released at its teardown
 	c.lease.last = c.lent.freeAll
 	c.Logger = p.Logger.With("remote", conn.RemoteAddr().String())
@@ -106,11 +135,115 @@ func (p *ZeroCopyPlugin) sessionConfig() session.Config {
 			MaxChunkStreams:    c.MaxChunkStreams,
 		},
 		HandshakeTimeout: c.HandshakeTimeout,
+		SetupTimeout:     c.SetupTimeout,
 		ReadTimeout:      c.ReadTimeout,
 		WriteTimeout:     c.WriteTimeout,
-		PublishKey:       c.PublishKey,
 		AllocatorSize:    c.AllocatorSize,
+		Auth:             p.authz,
 	}
+}
+
+// authConfig is the auth section with the deprecated zerocopy.rtmp.publishkey
+// folded in when zerocopy.auth.publishkey is empty; its use is logged, never
+// its value.
+func (p *ZeroCopyPlugin) authConfig() auth.Config {
+	c := p.Auth
+	if k := p.RTMP.PublishKey; k != "" {
+		if c.PublishKey == "" {
+			c.PublishKey = k
+			p.Warn("deprecated config key: use zerocopy.auth.publishkey", "key", "zerocopy.rtmp.publishkey")
+		} else {
+			p.Warn("deprecated config key ignored: zerocopy.auth.publishkey is set", "key", "zerocopy.rtmp.publishkey")
+		}
+	}
+	if c.PlayKey != "" {
+		p.Warn("zerocopy.auth.playkey has no effect in m7s: zerocopy serves no play here; guard m7s's subscribers with m7s's own auth")
+	}
+	return c
+}
+
+// Refusal reasons of the connection caps.
+const (
+	refusedListener = "maxconnections"
+	refusedPerIP    = "maxconnectionsperip"
+)
+
+// connCaps counts the plugin's open RTMP connections, in all and per
+// remote IP, for the caps in RTMPConfig. Caps limit concurrent connections
+// only: a burst of short connections is served once it ends.
+type connCaps struct {
+	mu    sync.Mutex
+	total int
+	perIP map[string]int
+}
+
+// admit counts a new connection from addr, or names the cap it would
+// exceed. The returned ip is what release takes.
+func (c *connCaps) admit(addr net.Addr, maxTotal, maxPerIP int) (ip, refused string) {
+	ip = addr.String()
+	if h, _, err := net.SplitHostPort(ip); err == nil {
+		ip = h
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case maxTotal > 0 && c.total >= maxTotal:
+		return ip, refusedListener
+	case maxPerIP > 0 && c.perIP[ip] >= maxPerIP:
+		return ip, refusedPerIP
+	}
+	if c.perIP == nil {
+		c.perIP = map[string]int{}
+	}
+	c.total++
+	c.perIP[ip]++
+	return ip, ""
+}
+
+// release uncounts a connection admit counted.
+func (c *connCaps) release(ip string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.perIP[ip]--; c.perIP[ip] <= 0 {
+		delete(c.perIP, ip)
+	}
+}
+
+// rateLog lets one log line through per second.
+type rateLog struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (r *rateLog) allow() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); now.Sub(r.last) >= time.Second {
+		r.last = now
+		return true
+	}
+	return false
+}
+
+// refusedConn is the task OnTCPConnect returns for a connection over a
+// cap (m7s adds whatever it returns): it closes the connection and ends.
+// The log line is rate-limited, so a flood cannot flood the log.
+type refusedConn struct {
+	task.Task
+	plugin *ZeroCopyPlugin
+	conn   net.Conn
+	reason string
+}
+
+// Run closes the connection; returning nil completes the task.
+func (r *refusedConn) Run() error {
+	_ = r.conn.Close()
+	if r.plugin.refusedLog.allow() {
+		r.plugin.Warn("rtmp connection refused", "cap", r.reason, "remote", r.conn.RemoteAddr().String(),
+			"refused_total", r.plugin.totals.Refused.Load())
+	}
+	return nil
 }
 
 // Totals are the plugin's ingest counters since start. BytesCopied counts
@@ -132,6 +265,8 @@ type Totals struct {
 	RecycledInDispose  atomic.Int64
 	RecycledAtTeardown atomic.Int64
 	Unbalanced         atomic.Int64
+	// Refused counts connections closed at accept by the caps.
+	Refused atomic.Int64
 }
 
 type totalsJSON struct {
@@ -146,6 +281,7 @@ type totalsJSON struct {
 	InDispose   int64 `json:"allocatorsRecycledInDispose"`
 	AtTeardown  int64 `json:"allocatorsRecycledAtTeardown"`
 	Unbalanced  int64 `json:"allocatorsUnbalanced"`
+	Refused     int64 `json:"connectionsRefused"`
 }
 
 // API_Stats serves the totals as JSON at /zerocopy/api/stats (m7s maps
@@ -159,7 +295,7 @@ func (p *ZeroCopyPlugin) API_Stats(w http.ResponseWriter, r *http.Request) {
 		FramesIn: t.FramesIn.Load(), FramesDrop: t.FramesDrop.Load(),
 		AllocMalloc: t.AllocMalloc.Load(), AllocFree: t.AllocFree.Load(),
 		InDispose: t.RecycledInDispose.Load(), AtTeardown: t.RecycledAtTeardown.Load(),
-		Unbalanced: t.Unbalanced.Load(),
+		Unbalanced: t.Unbalanced.Load(), Refused: t.Refused.Load(),
 	})
 }
 

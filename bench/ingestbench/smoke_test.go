@@ -2,19 +2,18 @@ package ingestbench
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zcingest/zerocopy/internal/testclip"
 )
 
 // TestSmoke runs each server for a 2-second window with one paced pusher
 // (a short clip, a 1 s warm-up) and checks that every row measured
 // something and that no ffmpeg is left behind. It needs ffmpeg.
 func TestSmoke(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not found on PATH; install it (apt-get install ffmpeg) to run the ingest smoke test")
-	}
+	testclip.NeedFFmpeg(t) // skips, or fails under CI=true / ZC_REQUIRE_FFMPEG=1
 	if testing.Short() {
 		t.Skip("-short: the smoke test pushes real ffmpeg streams for about 20 s")
 	}

@@ -2,6 +2,10 @@
 // clip the integration tests share, with Debian's ffmpeg. Import it from
 // _test.go files only.
 //
+// Tests that need ffmpeg call FLV or NeedFFmpeg. Where ffmpeg or ffprobe is
+// missing they skip, except under CI (CI=true) or with ZC_REQUIRE_FFMPEG=1,
+// where they fail: a CI run must not go green with its real peers absent.
+//
 // The clip is written into a temporary directory the first time FLV is
 // called and reused by every later call in the same test binary. Call
 // Cleanup from TestMain (after m.Run) to remove the directory.
@@ -30,11 +34,59 @@ var (
 	genErr  error
 )
 
+// Environment variables that turn a missing ffmpeg from a skip into a
+// failure. RequireEnv is ours; CIEnv is set to "true" by most CI systems.
+const (
+	RequireEnv = "ZC_REQUIRE_FFMPEG"
+	CIEnv      = "CI"
+)
+
 // Available reports whether ffmpeg and ffprobe are on PATH.
 func Available() bool {
-	_, err1 := exec.LookPath("ffmpeg")
-	_, err2 := exec.LookPath("ffprobe")
-	return err1 == nil && err2 == nil
+	return missing() == ""
+}
+
+// missing names the tools not found on PATH ("" when both are there).
+func missing() string {
+	var m []string
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			m = append(m, tool)
+		}
+	}
+	return strings.Join(m, " and ")
+}
+
+// Required reports whether a missing ffmpeg must fail tests rather than
+// skip them: ZC_REQUIRE_FFMPEG is set to a true value (1, true, yes) or CI
+// is "true" (or "1").
+func Required() bool {
+	return truthy(os.Getenv(RequireEnv)) || truthy(os.Getenv(CIEnv))
+}
+
+func truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// NeedFFmpeg stops the test unless ffmpeg and ffprobe are on PATH: it
+// skips, or, when Required, fails with the tools' names and how to install
+// them. Call it first in any test that runs ffmpeg or ffprobe itself; FLV
+// calls it.
+func NeedFFmpeg(t testing.TB) {
+	t.Helper()
+	m := missing()
+	if m == "" {
+		return
+	}
+	if Required() {
+		t.Fatalf("testclip: %s not found on PATH, and %s=%q %s=%q require them: install Debian's ffmpeg (apt-get install ffmpeg; .ci/run does) or unset both to skip",
+			m, RequireEnv, os.Getenv(RequireEnv), CIEnv, os.Getenv(CIEnv))
+	}
+	t.Skipf("testclip: %s not found on PATH; install ffmpeg (apt-get install ffmpeg) to run this test (with %s=1 or CI=true this is a failure)", m, RequireEnv)
 }
 
 // H264AACFlvArgs returns the ffmpeg arguments that encode the shared clip:
@@ -54,13 +106,12 @@ func H264AACFlvArgs() []string {
 }
 
 // FLV returns the path of the shared H.264+AAC FLV clip, generating it on
-// the first call. It skips the test when ffmpeg is not installed and fails
-// it when generation failed. The file is shared: do not modify it.
+// the first call. When ffmpeg is not installed it skips the test, or fails
+// it when Required (see NeedFFmpeg); it fails the test when generation
+// failed. The file is shared: do not modify it.
 func FLV(t testing.TB) string {
 	t.Helper()
-	if !Available() {
-		t.Skip("testclip: ffmpeg/ffprobe not found on PATH; install ffmpeg (apt-get install ffmpeg) to run this test")
-	}
+	NeedFFmpeg(t)
 	once.Do(generate)
 	if genErr != nil {
 		t.Fatalf("testclip: %v", genErr)

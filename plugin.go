@@ -12,16 +12,20 @@
 package zerocopy
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
+	"github.com/zcingest/zerocopy/auth"
 	"github.com/zcingest/zerocopy/host"
 )
 
 // Config is the `zerocopy:` section. Keys are the lowercased field names.
 type Config struct {
-	Enable bool       `default:"true" desc:"turn the whole plugin off with false"`
-	RTMP   RTMPConfig `desc:"RTMP ingest and play"`
+	Enable bool        `default:"true" desc:"turn the whole plugin off with false"`
+	Auth   auth.Config `desc:"who may publish and play, for every protocol and the host's HTTP-FLV (?key=<value> on the stream path)"`
+	RTMP   RTMPConfig  `desc:"RTMP ingest and play"`
 }
 
 // ZeroCopy is the plugin.
@@ -29,6 +33,9 @@ type ZeroCopy struct {
 	cfg *Config
 	svc host.Services
 	log *slog.Logger
+	// auth decides every publish and play; Start sets it before any
+	// protocol starts and installs it in the host too.
+	auth host.Authorizer
 }
 
 func init() {
@@ -47,15 +54,58 @@ func init() {
 	}
 }
 
-// Start opens a listener for every enabled protocol.
+// Start builds the auth hook, installs it in the host, and opens a
+// listener for every enabled protocol. Its errors name the config key.
 func (p *ZeroCopy) Start(svc host.Services) error {
 	p.svc, p.log = svc, svc.Logger()
+	a, err := auth.New(p.authConfig(), p.log)
+	if err != nil {
+		return fmt.Errorf("zerocopy.auth.%w", err)
+	}
+	p.auth = a
+	svc.SetAuthorizer(a)
 	if p.cfg.RTMP.Enable {
 		if err := p.startRTMP(); err != nil {
-			return err
+			return keyError("zerocopy.rtmp", err)
 		}
 	}
 	return nil
+}
+
+// authConfig is the auth section with the deprecated zerocopy.rtmp keys
+// folded in: each is used only when its zerocopy.auth key is empty, and
+// either way its use is logged (never its value).
+func (p *ZeroCopy) authConfig() auth.Config {
+	c := p.cfg.Auth
+	for _, alias := range []struct {
+		old, key string
+		val      string
+		dst      *string
+	}{
+		{"zerocopy.rtmp.publishkey", "zerocopy.auth.publishkey", p.cfg.RTMP.PublishKey, &c.PublishKey},
+		{"zerocopy.rtmp.playkey", "zerocopy.auth.playkey", p.cfg.RTMP.PlayKey, &c.PlayKey},
+	} {
+		if alias.val == "" {
+			continue
+		}
+		if *alias.dst == "" {
+			*alias.dst = alias.val
+			p.log.Warn("deprecated config key: use "+alias.key, "key", alias.old)
+		} else {
+			p.log.Warn("deprecated config key ignored: "+alias.key+" is set", "key", alias.old)
+		}
+	}
+	return c
+}
+
+// keyError names the config key behind a protocol's start error: a
+// listen failure is the section's listenaddr.
+func keyError(section string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "listen" {
+		return fmt.Errorf("%s.listenaddr: %w", section, oe)
+	}
+	return fmt.Errorf("%s: %w", section, err)
 }
 
 // Dispose has nothing to release: the host closes the listeners and waits

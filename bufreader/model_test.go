@@ -8,6 +8,7 @@ package bufreader
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -142,11 +143,11 @@ func newModel(data []byte, c config) *model {
 	return &model{
 		src:             bytes.NewReader(data),
 		termEOF:         !c.termErr,
-		maxLine:         orDefault(c.maxLine, DefaultMaxLineLength),
-		maxPeek:         orDefault(c.maxPeek, DefaultMaxPeek),
-		maxBuffered:     max(orDefault(c.maxBuffered, DefaultMaxBuffered), 8),
-		maxHeaderFields: orDefault(c.maxHeaderFields, DefaultMaxHeaderFields),
-		maxHeaderBytes:  orDefault(c.maxHeaderBytes, DefaultMaxHeaderBytes),
+		maxLine:         cmp.Or(c.maxLine, DefaultMaxLineLength),
+		maxPeek:         cmp.Or(c.maxPeek, DefaultMaxPeek),
+		maxBuffered:     max(cmp.Or(c.maxBuffered, DefaultMaxBuffered), 8),
+		maxHeaderFields: cmp.Or(c.maxHeaderFields, DefaultMaxHeaderFields),
+		maxHeaderBytes:  cmp.Or(c.maxHeaderBytes, DefaultMaxHeaderBytes),
 	}
 }
 
@@ -562,9 +563,9 @@ func readContract(n int, err error, size int) string {
 }
 
 // checkInvariants verifies what must hold after every call: the stream
-// position matches the model, the counters add up, and the reader holds no
-// more memory than its unread bytes plus about two blocks, and one spare
-// block kept for reuse.
+// position matches the model, the counters add up, and the reader's pool
+// memory is within the package's bound, Buffered()+3*BlockSize (a head and
+// a tail block, a spare, and middle blocks that hold only unread bytes).
 func (s *subject) checkInvariants(m *model) string {
 	st := s.r.Stats()
 	if st.BytesRead != s.src.n {
@@ -584,7 +585,14 @@ func (s *subject) checkInvariants(m *model) string {
 		return fmt.Sprintf("stream position %d (BytesRead-Buffered), model is at %d", pos, m.pos())
 	}
 	if bound := int64(s.r.Buffered() + 3*s.r.blockSize); held > bound {
-		return fmt.Sprintf("reader holds %d bytes of pool memory; unread %d + two blocks + a spare allow %d", held, s.r.Buffered(), bound)
+		return fmt.Sprintf("reader holds %d bytes of pool memory; unread %d + head and tail blocks + a spare allow %d", held, s.r.Buffered(), bound)
+	}
+	// The structure the bound rests on: a middle block (neither the head
+	// nor the tail) owns exactly its unread bytes.
+	for i := s.r.head + 1; i < len(s.r.blocks)-1; i++ {
+		if b := s.r.blocks[i]; b.keep != 0 || b.r != 0 || len(b.mem) != b.w {
+			return fmt.Sprintf("middle block %d of %d owns [%d, %d) but holds unread [%d, %d)", i-s.r.head, len(s.r.blocks)-s.r.head, b.keep, len(b.mem), b.r, b.w)
+		}
 	}
 	return ""
 }
@@ -614,7 +622,8 @@ func (s *subject) checkTaken() string {
 // allocator balances.
 func (s *subject) release() string {
 	s.r.Recycle()
-	if held := pool.InUse(s.alloc) - s.outstanding(); held != 0 {
+	outstanding := s.outstanding()
+	if held := pool.InUse(s.alloc) - outstanding; held != 0 {
 		return fmt.Sprintf("after Recycle the reader still holds %d bytes", held)
 	}
 	for i := range s.taken {
@@ -622,11 +631,18 @@ func (s *subject) release() string {
 	}
 	pool.FreeMemory(s.alloc, &s.into)
 	s.taken, s.intoWant = nil, nil
-	if s.alloc.GetTotalMalloc() != s.alloc.GetTotalFree() {
-		return fmt.Sprintf("allocator unbalanced: malloc %d, free %d", s.alloc.GetTotalMalloc(), s.alloc.GetTotalFree())
+	if !pool.Balanced(s.alloc) {
+		return fmt.Sprintf("allocator unbalanced: malloc %d, free %d, in use %d",
+			s.alloc.GetTotalMalloc(), s.alloc.GetTotalFree(), pool.InUse(s.alloc))
 	}
 	if s.ownAlloc {
-		pool.Recycle(s.alloc) // a no-op when Recycle already did it
+		// The reader's Recycle recycled its allocator, or abandoned it
+		// when ranges were outstanding (then the frees above were counted
+		// but gave nothing back, and the GC reclaims the memory).
+		if abandoned := outstanding > 0; abandoned == (s.alloc.GetTotalMalloc() == s.alloc.GetTotalFree()) {
+			return fmt.Sprintf("reader-made allocator: ranges outstanding at Recycle %v, but gomem malloc %d, free %d",
+				abandoned, s.alloc.GetTotalMalloc(), s.alloc.GetTotalFree())
+		}
 	}
 	return ""
 }

@@ -21,11 +21,28 @@
 // well-defined points: when the read position leaves a block (at the next call
 // that needs bytes from the following block), when a Take splits a block (the
 // gap before the taken range is freed at once), or when the last block is
-// refilled (the consumed bytes are reused in place). So whatever mix of calls
-// a parser makes, the reader holds at most the unread bytes plus about two
-// blocks, and one spare block it keeps for its next fill (a released block
-// nothing was taken from, reused to save allocator work and cache misses).
-// Recycle frees everything the reader still owns.
+// refilled (the consumed bytes are reused in place). A block whose remaining
+// room is too small for a good fill is sealed; if it is not the first block,
+// its unused room is freed at that moment.
+//
+// The bound: after every call returns, the pool memory the reader owns (not
+// counting ranges it handed out with Take or TakeInto) is at most
+//
+//	Buffered() + 3*BlockSize
+//
+// where BlockSize is Options.BlockSize after clamping to [MinBlockSize,
+// MaxBlockSize]. The chain is a head block (the one being read), any number
+// of middle blocks and a tail block (the one being filled). A middle block
+// holds exactly its unread bytes and nothing else. The head and the tail are
+// each at most BlockSize, and each counts its own unread bytes in Buffered;
+// they are the same block when the chain has one. The third BlockSize is the
+// spare: one released block nothing was taken from, kept for the next fill
+// to save allocator work and cache misses. The bound holds whatever mix of
+// calls a parser makes and whatever sizes the source's reads have, including
+// a failed ReadRange, Take or Peek that buffered everything the source had.
+// Buffered() grows only while a call waits for bytes: past MaxBuffered (or
+// MaxPeek, or MaxLineLength+2 for a line) by less than one fill of at most
+// BlockSize. Recycle frees everything the reader still owns.
 //
 // # Errors
 //
@@ -39,6 +56,7 @@ package bufreader
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,7 +79,7 @@ var errNegativeRead = errors.New("bufreader: source returned an invalid count fr
 // Options configures a Reader. The zero value uses the defaults in limits.go.
 type Options struct {
 	// Allocator supplies the blocks. When nil the reader creates its own and
-	// recycles it on Recycle, provided no taken range is still outstanding.
+	// ends it on Recycle (see there).
 	Allocator *gomem.ScalableMemoryAllocator
 	// BlockSize is the size of each block Malloc'd for filling.
 	BlockSize int
@@ -133,15 +151,16 @@ type Reader struct {
 
 // New returns a Reader that fills pooled blocks from src.
 func New(src io.Reader, opts Options) *Reader {
+	// A zero or negative size takes the default.
 	r := &Reader{
 		src:             src,
 		alloc:           opts.Allocator,
-		blockSize:       orDefault(opts.BlockSize, DefaultBlockSize),
-		maxBuffered:     orDefault(opts.MaxBuffered, DefaultMaxBuffered),
-		maxLine:         orDefault(opts.MaxLineLength, DefaultMaxLineLength),
-		maxPeek:         orDefault(opts.MaxPeek, DefaultMaxPeek),
-		maxHeaderFields: orDefault(opts.MaxHeaderFields, DefaultMaxHeaderFields),
-		maxHeaderBytes:  orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		blockSize:       cmp.Or(max(opts.BlockSize, 0), DefaultBlockSize),
+		maxBuffered:     cmp.Or(max(opts.MaxBuffered, 0), DefaultMaxBuffered),
+		maxLine:         cmp.Or(max(opts.MaxLineLength, 0), DefaultMaxLineLength),
+		maxPeek:         cmp.Or(max(opts.MaxPeek, 0), DefaultMaxPeek),
+		maxHeaderFields: cmp.Or(max(opts.MaxHeaderFields, 0), DefaultMaxHeaderFields),
+		maxHeaderBytes:  cmp.Or(max(opts.MaxHeaderBytes, 0), DefaultMaxHeaderBytes),
 		timeout:         opts.ReadTimeout,
 	}
 	r.blockSize = min(max(r.blockSize, MinBlockSize), MaxBlockSize)
@@ -162,13 +181,6 @@ func New(src io.Reader, opts Options) *Reader {
 	return r
 }
 
-func orDefault(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 // Allocator returns the allocator the reader's blocks (and taken ranges) come from.
 func (r *Reader) Allocator() *gomem.ScalableMemoryAllocator { return r.alloc }
 
@@ -179,10 +191,18 @@ func (r *Reader) Stats() Stats { return r.stats }
 func (r *Reader) Buffered() int { return r.buffered }
 
 // Recycle frees every byte the reader still owns and makes the reader
-// unusable: every later call returns ErrClosed. Taken ranges stay valid and
-// remain the caller's to free. If the reader created its own allocator, the
-// allocator is recycled too once nothing taken from it is outstanding;
-// otherwise it is left to the garbage collector. Recycle is idempotent.
+// unusable: every later call returns ErrClosed. Recycle is idempotent.
+//
+// With an allocator from Options, that is all: taken ranges stay valid and
+// remain the caller's to free, and the allocator is the caller's to end.
+//
+// If the reader created its own allocator, Recycle also ends it. When
+// nothing taken from it is outstanding, it is recycled (pool.Recycle).
+// Otherwise it is abandoned (pool.Abandon): the taken ranges stay valid for
+// as long as their holders keep them, freeing them with pool.Free is then a
+// no-op (on any goroutine), and the garbage collector reclaims the allocator
+// and its memory once the last of them is dropped. Free taken ranges before
+// Recycle to have the memory return to the allocator's pool instead.
 func (r *Reader) Recycle() {
 	if r.closed {
 		return
@@ -198,8 +218,12 @@ func (r *Reader) Recycle() {
 	r.blocks, r.head, r.buffered = nil, 0, 0
 	clear(r.iov)
 	r.assembly = nil
-	if r.ownsAlloc && pool.Balanced(r.alloc) {
-		pool.Recycle(r.alloc)
+	if r.ownsAlloc {
+		if pool.Balanced(r.alloc) {
+			pool.Recycle(r.alloc)
+		} else {
+			pool.Abandon(r.alloc)
+		}
 	}
 }
 
@@ -280,13 +304,24 @@ func (r *Reader) tailForFill() *block {
 		if len(t.mem)-t.w >= r.minFill {
 			return t
 		}
-		// Seal the tail: no more fills go into it. Its spare room stays
-		// with it until the block is released, so a block nothing was taken
-		// from can be reused whole.
-		if t.r == t.w {
+		// Seal the tail: no more fills go into it.
+		switch {
+		case t.r == t.w:
 			// Nothing unread in it: release it now.
 			r.release(t)
 			r.blocks = r.blocks[:len(r.blocks)-1]
+		case len(r.blocks)-1 > r.head:
+			// It becomes a middle block, which must hold nothing but
+			// unread bytes (see the package's memory bound): give its
+			// unused room back now. Sealed with short reads, each block
+			// would otherwise keep up to minFill-1 idle bytes, a quarter
+			// of every block a long ReadRange or Peek buffers.
+			pool.Free(r.alloc, t.mem[t.w:])
+			t.mem = t.mem[:t.w:t.w]
+		default:
+			// It is the head: its room stays with it until the block is
+			// released, so a block nothing was taken from can be reused
+			// whole as the spare.
 		}
 	}
 	if r.head > 0 && len(r.blocks) == cap(r.blocks) {
@@ -394,6 +429,11 @@ func (r *Reader) advance(n int) {
 // If fewer than n bytes can be had, nothing is consumed and the error is
 // io.ErrUnexpectedEOF (or io.EOF when no byte was buffered), the source's
 // error, or a *limit.LimitError when n exceeds MaxBuffered.
+//
+// ReadRange never needs its n bytes in one block: its slices come from
+// consecutive blocks, so the package's memory bound, Buffered()+3*BlockSize,
+// holds during and after the call, also when it fails after buffering all
+// the source had.
 func (r *Reader) ReadRange(n int, yield func([]byte)) error {
 	// Fast path: the head block alone holds all n bytes. This is the same
 	// outcome as the general path below (ensure would not fill, and front
@@ -427,6 +467,8 @@ func (r *Reader) ReadRange(n int, yield func([]byte)) error {
 // until the next call on the Reader. When the bytes straddle two blocks they
 // are copied into an internal buffer (counted in Stats.BytesCopied). On error
 // nothing changes; a *limit.LimitError is returned when n exceeds MaxPeek.
+// Pool memory stays within the package's bound, Buffered()+3*BlockSize; the
+// copy is heap memory of at most max(MaxPeek, MaxLineLength) bytes.
 func (r *Reader) Peek(n int) ([]byte, error) {
 	if r.closed {
 		return nil, ErrClosed
@@ -475,7 +517,8 @@ func (r *Reader) assemble(off, n int) []byte {
 // must free them with pool.Free (or pool.FreeMemory) on the reader's
 // allocator, on the reader's goroutine. The reader never writes to them
 // again. Appending to dst allocates only when dst.Buffers is out of capacity.
-// On error nothing is consumed.
+// On error nothing is consumed. The taken ranges do not count against the
+// reader's memory bound (see the package doc); they are the caller's.
 func (r *Reader) TakeInto(dst *gomem.Memory, n int) error {
 	if err := r.ensure(n); err != nil {
 		return err

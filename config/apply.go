@@ -49,6 +49,9 @@ func Apply(target any, section string, node *yaml.Node, envPrefix string, enviro
 			return err
 		}
 	}
+	if err := checkRanges(work, section); err != nil {
+		return err
+	}
 	rv.Elem().Set(work)
 	return nil
 }
@@ -72,6 +75,9 @@ type field struct {
 	def    string
 	hasDef bool
 	desc   string
+	// min and max are the `min:"…"` and `max:"…"` tags, in the field's
+	// own syntax ("1s", "65536"); "" means unbounded.
+	min, max string
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -119,10 +125,15 @@ func fieldsOf(t reflect.Type) ([]field, error) {
 		if hasDef && kind == kindStruct {
 			return nil, fmt.Errorf("config: %s.%s: a nested struct takes defaults from its own fields, not a default tag", t, sf.Name)
 		}
-		fs = append(fs, field{
+		f := field{
 			key: key, env: strings.ToUpper(sf.Name), index: i, typ: sf.Type, kind: kind,
 			def: def, hasDef: hasDef, desc: sf.Tag.Get("desc"),
-		})
+			min: sf.Tag.Get("min"), max: sf.Tag.Get("max"),
+		}
+		if err := checkBoundTags(f); err != nil {
+			return nil, fmt.Errorf("config: %s.%s: %w", t, sf.Name, err)
+		}
+		fs = append(fs, f)
 	}
 	return fs, nil
 }

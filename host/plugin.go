@@ -45,8 +45,9 @@ func (m PluginMeta) Section() string { return strings.ToLower(m.Name) }
 
 // Plugin is what a host drives.
 type Plugin interface {
-	// Start runs before the host serves traffic. An error disables the
-	// plugin (the host logs it and carries on).
+	// Start runs before the host serves traffic. An error stops start-up:
+	// the host shuts down everything already started and reports the
+	// error, which should name the config key.
 	Start(s Services) error
 	// Dispose releases everything Start acquired. The host has stopped the
 	// listeners and waited for their connection goroutines first.
@@ -120,25 +121,36 @@ type Services interface {
 }
 
 // Subscriber reads one stream's frames in order on its own goroutine.
+// Release every frame Next returned before calling Next again: a host
+// takes a subscriber blocked in Next to hold none of its stream's frames
+// (the hub then carries it over to a returning publisher rather than cut it).
 type Subscriber interface {
 	// Configs returns the codec configuration and whether it changed since
-	// the last call (true on the first call when any is set).
+	// the last call (true on the first call when any is set, and after the
+	// subscriber was carried over to a returning publisher: send the new
+	// sequence headers then).
 	Configs() (video VideoConfig, audio AudioConfig, changed bool)
 	// Next blocks for the next frame and returns it retained: the caller
-	// must Release it. io.EOF means the stream ended.
+	// must Release it. io.EOF means the stream ended, or that the subscriber
+	// was cut. A host that waits for a returning publisher (the hub's
+	// ReconnectWait) blocks instead, and then delivers the new publish from
+	// its first keyframe, with timestamps continuing the old ones.
 	Next(ctx context.Context) (*Frame, error)
 	// Metadata returns the stream's latest script data (an FLV/RTMP
 	// onMetaData body, as the publisher sent it), or nil. The slice is
 	// immutable: the host replaces it rather than writing into it. A change
 	// also makes the next Configs report changed.
 	Metadata() []byte
-	// Drops counts frames skipped because the subscriber fell behind.
+	// Drops counts frames skipped because the subscriber fell behind,
+	// counted when the host discards them (even while the subscriber is
+	// blocked writing).
 	Drops() int64
 	// Cut returns a channel that is closed when the host stops waiting for
-	// this subscriber (the stream ended and it had not caught up, or the
-	// host needs its frames back). An egress blocked writing to a slow peer
-	// must then give up at once and release its frame, so the publisher
-	// can free its memory.
+	// this subscriber: the stream ended and it had not caught up, the host
+	// needs its frames back, or the host is shutting down. An egress
+	// blocked writing to a slow peer must then give up at once and release
+	// its frame, so the publisher can free its memory. Next returns io.EOF
+	// from then on.
 	Cut() <-chan struct{}
 	Close()
 }

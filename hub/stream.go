@@ -16,6 +16,10 @@ import (
 
 // Stream is one published path. It implements host.Publisher; the methods
 // of that interface run on the publishing goroutine.
+//
+// A Stream is also what a path's subscribers wait in while no publisher
+// holds it during ReconnectWait (a placeholder: no publisher, no ring, see
+// Hub.unpublish); the hub never hands a placeholder out as a Publisher.
 type Stream struct {
 	hub    *Hub
 	path   string
@@ -24,30 +28,117 @@ type Stream struct {
 	cancel context.CancelCauseFunc
 	totals *ProtocolTotals
 	start  time.Time
+	// reconnects is how many publishes of this path in a row handed their
+	// subscribers on to the next one; set before the stream is shared.
+	reconnects int64
 
 	// Publishing goroutine only.
-	frames  *host.FramePool
-	current *host.Frame
-	ingest  host.IngestStats
+	frames   *host.FramePool
+	current  *host.Frame
+	ingest   host.IngestStats
+	evicted  []*host.Frame // frames the last publish took out of the ring, released after unlocking
+	rebase   bool          // shift timestamps onto the predecessor's timeline
+	rebaseTo time.Duration // the DTS the first frame is moved to
+	offset   time.Duration // added to every DTS and PTS once the first frame set it
+	based    bool          // offset is set
+	lastDTS  time.Duration // newest DTS published (rebased)
+	anyDTS   bool          // lastDTS is set
+	interval [host.Audio + 1]frameClock
+	overflow gopOverflow // the first GOP overflow, logged once after unlocking
 
 	lastWrite atomic.Int64 // unix nanos of the last frame (or of the publish)
 
-	mu        sync.RWMutex
-	ring      []*host.Frame
-	seq       uint64 // sequence number the next frame gets
-	lastKey   uint64 // sequence number of the newest video keyframe
-	hasKey    bool
-	hasVideo  bool
-	video     host.VideoConfig
-	audio     host.AudioConfig
-	metadata  []byte // latest onMetaData body; replaced, never written into
-	configVer uint64
-	subs      map[*Subscriber]struct{}
-	closed    bool
+	mu sync.RWMutex
+	// ring holds the frames with sequence numbers [tail, seq) at index
+	// seq % len(ring); each slot holds one reference.
+	ring        []*host.Frame
+	tail        uint64
+	seq         uint64 // sequence number the next frame gets
+	ringBytes   int64  // payload bytes of the frames in the ring
+	lastKey     uint64 // sequence number of the newest video keyframe
+	hasKey      bool
+	firstKey    uint64 // sequence number of the stream's first video keyframe
+	hasFirstKey bool
+	keyDTS      [2]time.Duration // DTS of the newest two keyframes, newest first
+	keys        int64
+	hasVideo    bool
+	video       host.VideoConfig
+	audio       host.AudioConfig
+	metadata    []byte // latest onMetaData body; replaced, never written into
+	configVer   uint64
+	subs        map[*Subscriber]struct{}
+	closed      bool
+	// awaiting: the stream is closed and its subscribers wait for a
+	// publisher to return to the path (ReconnectWait) instead of ending.
+	// Written only with hub.mu held too.
+	awaiting     bool
+	gopOverflows int64
+
+	// slot is the placeholder this stream's unpublish left for a returning
+	// publisher (guarded by hub.mu), and wait is set on that placeholder.
+	slot *Stream
+	wait *reconnectSlot
 
 	bytesIn, framesIn, drops atomic.Int64
 	videoCodec, audioCodec   atomic.Uint32
 }
+
+// reconnectSlot is what a placeholder knows about the publish that ended.
+// Guarded by hub.mu.
+type reconnectSlot struct {
+	from  *Stream // the unpublished stream while its Close runs, then nil
+	timer *time.Timer
+	// base is the DTS the next publisher's first frame is rebased to: the
+	// ended stream's newest DTS plus one frame interval.
+	base    time.Duration
+	hasBase bool
+	video   bool // the ended stream had video: carried subscribers wait for a keyframe
+}
+
+// frameClock tracks one track's last two DTS, for the frame interval.
+type frameClock struct {
+	last, prev time.Duration
+	n          int
+}
+
+// gopOverflow describes a GOP whose keyframe left the ring before the next
+// keyframe arrived.
+type gopOverflow struct {
+	pending  bool
+	gopBytes int64
+	gopSpan  time.Duration
+	bound    ringBound
+}
+
+// ringBound names the bound that made the publisher evict a frame.
+type ringBound uint8
+
+const (
+	boundFrames ringBound = iota + 1
+	boundBytes
+	boundDuration
+)
+
+func (b ringBound) String() string {
+	switch b {
+	case boundFrames:
+		return "ringsize"
+	case boundBytes:
+		return "ringbytes"
+	case boundDuration:
+		return "ringduration"
+	}
+	return "none"
+}
+
+// initialReserve is how many frames a stream's pool makes when the
+// publisher binds it (the FramePool then grows in batches as the ring
+// fills): a 300 kbit/s stream must not cost the frame cap up front.
+const initialReserve = 64
+
+// fallbackInterval is the frame interval assumed when a stream ends before
+// two frames of one track told it.
+const fallbackInterval = 40 * time.Millisecond
 
 func newStream(h *Hub, parent context.Context, req host.PublishRequest) *Stream {
 	ctx, cancel := context.WithCancelCause(parent)
@@ -60,6 +151,32 @@ func newStream(h *Hub, parent context.Context, req host.PublishRequest) *Stream 
 	}
 	s.lastWrite.Store(time.Now().UnixNano())
 	return s
+}
+
+// newPlaceholder returns the stream the subscribers of ended wait in for a
+// returning publisher. It is closed and has no ring.
+func newPlaceholder(ended *Stream) *Stream {
+	p := &Stream{
+		hub: ended.hub, path: ended.path, req: ended.req, ctx: ended.ctx, cancel: func(error) {},
+		totals: ended.totals, start: time.Now(), reconnects: ended.reconnects,
+		subs: map[*Subscriber]struct{}{}, closed: true, awaiting: true,
+		wait: &reconnectSlot{from: ended, video: ended.hasVideo},
+	}
+	if ended.anyDTS {
+		p.wait.base, p.wait.hasBase = ended.lastDTS+ended.frameInterval(), true
+	}
+	return p
+}
+
+// frameInterval is the publisher's last video frame interval (audio when
+// there is no video), for placing the next publisher's first frame.
+func (s *Stream) frameInterval() time.Duration {
+	for _, k := range [...]host.Kind{host.Video, host.Audio} {
+		if c := s.interval[k]; c.n >= 2 && c.last > c.prev && c.last-c.prev <= time.Second {
+			return c.last - c.prev
+		}
+	}
+	return fallbackInterval
 }
 
 // Path implements host.Publisher.
@@ -115,9 +232,10 @@ func (s *Stream) ReportIngest(st host.IngestStats) {
 func (s *Stream) Writer(alloc *pool.Allocator) host.FrameWriter {
 	if s.frames == nil {
 		s.frames = host.NewFramePool(alloc)
-		// The ring plus a frame per subscriber in flight and the one being
-		// filled: allocated now, not during the first ring's worth of frames.
-		s.frames.Reserve(len(s.ring) + 16)
+		// A first batch now; FramePool.Get grows the pool in batches as
+		// the ring fills, so a slow stream never costs the frame cap and a
+		// fast one stops allocating once its ring is full.
+		s.frames.Reserve(min(len(s.ring), initialReserve) + 16)
 	}
 	return (*streamWriter)(s)
 }
@@ -154,30 +272,72 @@ func (s *Stream) publish(kind host.Kind) error {
 		return err
 	}
 	f.Kind = kind
-	size := int64(f.Payload.Size)
+	if s.rebase {
+		// Still unshared: move the returning publisher's clock (which
+		// restarts near 0) onto the timeline its subscribers have seen.
+		if !s.based {
+			s.offset, s.based = s.rebaseTo-f.DTS, true
+		}
+		f.DTS += s.offset
+		f.PTS += s.offset
+	}
+	size, dts := int64(f.Payload.Size), f.DTS
+	key := kind == host.Video && f.Keyframe
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		s.frames.Discard(f)
 		return io.ErrClosedPipe
 	}
-	slot := s.seq % uint64(len(s.ring))
-	old := s.ring[slot]
-	s.ring[slot] = f // the ring takes over the frame's first reference
-	if kind == host.Video && f.Keyframe {
+	ringLen := uint64(len(s.ring))
+	if s.seq-s.tail == ringLen {
+		s.evictLocked(boundFrames)
+	}
+	s.ring[s.seq%ringLen] = f // the ring takes over the frame's first reference
+	s.ringBytes += size
+	if key {
 		s.lastKey, s.hasKey = s.seq, true
+		if !s.hasFirstKey {
+			s.firstKey, s.hasFirstKey = s.seq, true
+		}
+		s.keyDTS[1], s.keyDTS[0] = s.keyDTS[0], dts
+		s.keys++
 	}
 	s.seq++
+	for s.seq-s.tail > 1 {
+		b := s.overBoundLocked()
+		if b == 0 {
+			break
+		}
+		s.evictLocked(b)
+	}
 	for sub := range s.subs {
+		if sub.next.Load() < s.tail {
+			sub.overrunLocked(s)
+		}
 		select {
 		case sub.notify <- struct{}{}:
 		default:
 		}
 	}
 	s.mu.Unlock()
-	if old != nil {
+	for i, old := range s.evicted {
 		old.Release()
+		s.evicted[i] = nil
 	}
+	s.evicted = s.evicted[:0]
+	if s.overflow.pending {
+		s.overflow.pending = false
+		o := s.hub.opts
+		s.hub.log.Warn("stream GOP larger than its ring: its keyframe was evicted before the next one, so joiners wait for the next keyframe (logged once per stream)",
+			"path", s.path, "gopBytes", s.overflow.gopBytes, "gopSpan", s.overflow.gopSpan, "bound", s.overflow.bound.String(),
+			"ringBytes", o.RingBytes, "ringDuration", o.RingDuration, "ringSize", len(s.ring))
+	}
+	if !s.anyDTS || dts > s.lastDTS {
+		s.lastDTS, s.anyDTS = dts, true
+	}
+	c := &s.interval[kind]
+	c.prev, c.last, c.n = c.last, dts, c.n+1
 	s.lastWrite.Store(time.Now().UnixNano())
 	s.bytesIn.Add(size)
 	s.framesIn.Add(1)
@@ -186,38 +346,81 @@ func (s *Stream) publish(kind host.Kind) error {
 	return nil
 }
 
+// overBoundLocked reports which byte or duration bound the ring exceeds,
+// or 0.
+func (s *Stream) overBoundLocked() ringBound {
+	if s.ringBytes > s.hub.opts.RingBytes {
+		return boundBytes
+	}
+	ringLen := uint64(len(s.ring))
+	newest, oldest := s.ring[(s.seq-1)%ringLen], s.ring[s.tail%ringLen]
+	if newest.DTS-oldest.DTS > s.hub.opts.RingDuration {
+		return boundDuration
+	}
+	return 0
+}
+
+// evictLocked takes the oldest frame out of the ring (its reference is
+// released after unlocking). Evicting the newest keyframe means the current
+// GOP does not fit the ring: that is counted, and the first time logged.
+func (s *Stream) evictLocked(b ringBound) {
+	i := s.tail % uint64(len(s.ring))
+	f := s.ring[i]
+	s.ring[i] = nil
+	if s.hasKey && s.lastKey == s.tail {
+		s.gopOverflows++
+		s.totals.GOPOverflows.Add(1)
+		if s.gopOverflows == 1 {
+			newest := s.ring[(s.seq-1)%uint64(len(s.ring))]
+			s.overflow = gopOverflow{pending: true, gopBytes: s.ringBytes, gopSpan: newest.DTS - f.DTS, bound: b}
+		}
+	}
+	s.ringBytes -= int64(f.Payload.Size)
+	s.tail++
+	s.evicted = append(s.evicted, f)
+}
+
 // Close implements host.Publisher. It lets subscribers catch up (bounded by
 // CloseWait), drops the ring's references, waits for readers to hand every
 // frame back and frees them. It reports whether the allocator is balanced
-// and may be recycled.
+// and may be recycled; when it is not, frames are still held by readers and
+// the caller must abandon the allocator (pool.Abandon), not recycle it.
+//
+// With ReconnectWait, subscribers that caught up are then handed to the
+// path's next publisher (or wait for one); their references to this
+// stream's frames are back before they move.
 func (s *Stream) Close(reason error) bool {
 	s.cancel(reason)
 	if s.current != nil {
 		s.frames.Discard(s.current)
 		s.current = nil
 	}
-	s.mu.Lock()
-	s.closed = true
-	s.wakeLocked()
-	s.mu.Unlock()
-	s.hub.remove(s)
+	s.hub.unpublish(s)
+	free := s.drain()
+	s.hub.finishClose(s)
+	return free
+}
 
+// drain waits for subscribers to catch up, empties the ring and waits for
+// every frame to come back, cutting off the subscribers that hold it up.
+func (s *Stream) drain() bool {
 	deadline := time.Now().Add(s.hub.opts.CloseWait)
 	for time.Now().Before(deadline) && !s.subscribersDone() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	s.mu.Lock()
-	held := make([]*host.Frame, 0, len(s.ring))
-	for i, f := range s.ring {
-		if f != nil {
-			held = append(held, f)
-			s.ring[i] = nil
-		}
+	held := make([]*host.Frame, 0, s.seq-s.tail)
+	for ; s.tail < s.seq; s.tail++ {
+		i := s.tail % uint64(len(s.ring))
+		held = append(held, s.ring[i])
+		s.ring[i] = nil
 	}
+	s.ringBytes = 0
 	for sub := range s.subs {
-		sub.cut = true
 		if sub.next.Load() < s.seq {
-			sub.signalCutLocked() // fell behind: its writer should give up now
+			// Fell behind: it gets io.EOF, and its writer should give up now.
+			sub.cut = true
+			sub.signalCutLocked()
 		}
 	}
 	s.wakeLocked()
@@ -233,19 +436,34 @@ func (s *Stream) Close(reason error) bool {
 	grace, cancelGrace := context.WithTimeout(ctx, s.hub.opts.CloseWait/2)
 	err := s.frames.Close(grace)
 	cancelGrace()
+	cut := 0
 	if err != nil {
 		// Frames are still held half-way through the wait: cut off every
-		// subscriber still attached, such as one that had caught up but is
-		// blocked writing its last frame to a stalled peer.
+		// subscriber that may hold one, such as one that had caught up but
+		// is blocked writing its last frame to a stalled peer. A subscriber
+		// blocked in Next while the stream waits for a reconnect holds
+		// none (host.Subscriber: release before the next Next) and is kept.
 		s.mu.Lock()
 		for sub := range s.subs {
+			if s.awaiting && sub.waiting.Load() {
+				continue
+			}
+			sub.cut = true
 			sub.signalCutLocked()
+			cut++
 		}
+		s.wakeLocked()
 		s.mu.Unlock()
 		err = s.frames.Close(ctx)
 	}
 	if err != nil {
-		s.hub.log.Error("stream closed with frames still held; leaking its allocator", "path", s.path, "err", err)
+		// A frame given back just as the wait ended is not a leak.
+		s.frames.Reclaim()
+		if s.frames.Outstanding() == 0 {
+			return true
+		}
+		s.hub.log.Error("stream closed with frames still held by subscribers after the close wait; its allocator must be abandoned, not recycled",
+			"path", s.path, "framesHeld", s.frames.Outstanding(), "closeWait", s.hub.opts.CloseWait, "subscribersCut", cut, "err", err)
 		return false
 	}
 	return true
@@ -260,11 +478,21 @@ func (s *Stream) wakeLocked() {
 	}
 }
 
+// cutAllLocked ends every subscriber at once (host shutdown).
+func (s *Stream) cutAllLocked() {
+	s.awaiting = false
+	for sub := range s.subs {
+		sub.cut = true
+		sub.signalCutLocked()
+	}
+	s.wakeLocked()
+}
+
 func (s *Stream) subscribersDone() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for sub := range s.subs {
-		if sub.next.Load() < s.seq {
+		if !sub.cut && sub.next.Load() < s.seq {
 			return false
 		}
 	}
@@ -283,18 +511,60 @@ type StreamInfo struct {
 	FramesIn    int64   `json:"framesIn"`
 	Drops       int64   `json:"drops"`
 	Seconds     float64 `json:"seconds"`
+	// BitrateKbps is the payload bit rate over the newest bitrateWindow of
+	// media in the ring (by DTS, so it is the stream's rate even when the
+	// publisher sends faster than real time); 0 until two frames.
+	BitrateKbps float64 `json:"bitrateKbps"`
+	// KeyframeInterval is the DTS distance of the newest two video
+	// keyframes, in seconds; 0 until the second keyframe.
+	KeyframeInterval float64 `json:"keyframeInterval"`
+	RingBytes        int64   `json:"ringBytes"`  // payload bytes the ring holds now
+	RingFrames       int     `json:"ringFrames"` // frames the ring holds now
+	// GOPOverflows counts GOPs whose keyframe left the ring before the
+	// next keyframe arrived (a joiner then waits for the next keyframe).
+	GOPOverflows int64 `json:"gopOverflows"`
+	// Reconnects is how many times in a row this path's publisher ended
+	// and another took its subscribers over within ReconnectWait.
+	Reconnects int64 `json:"reconnects"`
 }
 
-// Info returns a snapshot for the API.
+// bitrateWindow is the span of media BitrateKbps averages over.
+const bitrateWindow = 5 * time.Second
+
+// Info returns a snapshot for the API. It walks at most bitrateWindow of
+// the ring's frames.
 func (s *Stream) Info() StreamInfo {
-	s.mu.RLock()
-	n := len(s.subs)
-	s.mu.RUnlock()
 	info := StreamInfo{
-		Path: s.path, Protocol: s.req.Protocol, Remote: s.req.Remote, Subscribers: n,
+		Path: s.path, Protocol: s.req.Protocol, Remote: s.req.Remote,
 		BytesIn: s.bytesIn.Load(), FramesIn: s.framesIn.Load(), Drops: s.drops.Load(),
-		Seconds: time.Since(s.start).Seconds(),
+		Seconds: time.Since(s.start).Seconds(), Reconnects: s.reconnects,
 	}
+	s.mu.RLock()
+	info.Subscribers = len(s.subs)
+	info.RingBytes, info.RingFrames = s.ringBytes, int(s.seq-s.tail)
+	info.GOPOverflows = s.gopOverflows
+	if s.keys >= 2 {
+		info.KeyframeInterval = (s.keyDTS[0] - s.keyDTS[1]).Seconds()
+	}
+	if s.seq-s.tail >= 2 {
+		ringLen := uint64(len(s.ring))
+		newest := s.ring[(s.seq-1)%ringLen].DTS
+		var sum, last int64
+		oldest := newest
+		for i := s.seq - 1; i+1 > s.tail; i-- {
+			f := s.ring[i%ringLen]
+			if newest-f.DTS > bitrateWindow {
+				break
+			}
+			sum += int64(f.Payload.Size)
+			last, oldest = int64(f.Payload.Size), f.DTS
+		}
+		// n frames span n-1 intervals: leave the oldest frame's bytes out.
+		if span := newest - oldest; span > 0 {
+			info.BitrateKbps = float64(sum-last) * 8 / span.Seconds() / 1000
+		}
+	}
+	s.mu.RUnlock()
 	if c := s.videoCodec.Load(); c != 0 {
 		info.VideoCodec = codec.Codec(c).String()
 	}

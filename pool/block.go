@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 	"unsafe"
@@ -44,7 +45,10 @@ type blockTable struct {
 }
 
 // tables maps an allocator made by NewAllocator to its block table. Entries
-// are written once per allocator, so lookups are lock-free.
+// are written once per allocator, so lookups are lock-free. The key is a
+// strong reference: Recycle and Abandon delete the entry, so that the map
+// does not keep a finished allocator (or, through the table, its arenas)
+// alive.
 var tables sync.Map // *gomem.ScalableMemoryAllocator -> *blockTable
 
 func tableOf(a *gomem.ScalableMemoryAllocator) *blockTable {
@@ -64,22 +68,23 @@ func MallocBlock(a *Allocator, n int) []byte {
 	b := Malloc(a, n)
 	if t := tableOf(a); t != nil {
 		start := addrOf(b)
-		i, _ := slices.BinarySearchFunc(t.blocks, start, func(x block, s uintptr) int { return cmpAddr(x.start, s) })
+		i, _ := slices.BinarySearchFunc(t.blocks, start, blockCmp)
 		t.blocks = slices.Insert(t.blocks, i, block{start: start, mem: b, live: n})
 	}
 	return b
 }
 
-// releaseInBlock counts b down in the block containing it and frees the
-// block when it is fully released. It reports false when b is not inside a
-// block (plain memory, freed to gomem directly).
-func releaseInBlock(a *Allocator, b []byte) bool {
-	t := tableOf(a)
-	if t == nil || len(t.blocks) == 0 {
+func blockCmp(x block, start uintptr) int { return cmp.Compare(x.start, start) }
+
+// release counts b down in the block of t containing it and frees the
+// block to a when it is fully released. It reports false when b is not
+// inside a block (plain memory, freed to gomem directly).
+func (t *blockTable) release(a *Allocator, b []byte) bool {
+	if len(t.blocks) == 0 {
 		return false
 	}
 	p := addrOf(b)
-	i, found := slices.BinarySearchFunc(t.blocks, p, func(x block, s uintptr) int { return cmpAddr(x.start, s) })
+	i, found := slices.BinarySearchFunc(t.blocks, p, blockCmp)
 	if !found {
 		i--
 	}
@@ -98,14 +103,4 @@ func releaseInBlock(a *Allocator, b []byte) bool {
 		t.blocks = slices.Delete(t.blocks, i, i+1)
 	}
 	return true
-}
-
-func cmpAddr(a, b uintptr) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

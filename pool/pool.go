@@ -4,9 +4,12 @@
 // double or foreign free panics, and use of an allocator from a second
 // goroutine panics. Without the tag every function is a thin, inlinable call.
 //
-// Ownership rules (see DESIGN.md): one allocator per connection, used only on
-// that connection's goroutine; every Malloc is freed exactly once; gomem frees
-// by address range, so a Malloc'd block may be freed in several pieces.
+// Ownership rules: one allocator per connection, used only on that
+// connection's goroutine; every Malloc is freed exactly once, on that
+// goroutine (ranges lent to other goroutines come back to it to be freed);
+// gomem frees by address range, so a Malloc'd block may be freed in several
+// pieces. An allocator ends with Recycle once every range is back, or with
+// Abandon when ranges are still held and the owner cannot wait for them.
 package pool
 
 import (
@@ -38,12 +41,22 @@ func Malloc(a *Allocator, n int) []byte {
 
 // Free returns b to a. b may be any sub-range of memory Malloc'd from a that
 // has not been freed yet. An empty b is a no-op (gomem itself would panic).
+// Once a has been abandoned, Free only counts b and may run on any
+// goroutine (see Abandon).
 func Free(a *Allocator, b []byte) {
 	if len(b) == 0 {
 		return
 	}
+	t := tableOf(a)
+	if t == nil {
+		if st := abandonedOf(a); st != nil {
+			trackAbandonedFree(a, b)
+			st.inUse.Add(-int64(len(b)))
+			return
+		}
+	}
 	trackFree(a, b)
-	if !releaseInBlock(a, b) {
+	if t == nil || !t.release(a, b) {
 		a.Free(b)
 	}
 }
@@ -67,10 +80,17 @@ func ResetMemory(m *gomem.Memory) {
 
 // InUse reports the bytes Malloc'd from a and not yet freed by their
 // owners (bytes freed inside a block that is still partly held count as
-// freed, although gomem gets them back only with the whole block).
+// freed, although gomem gets them back only with the whole block; so do
+// bytes freed after Abandon, which gomem never gets back).
 func InUse(a *Allocator) int64 {
+	t := tableOf(a)
+	if t == nil {
+		if st := abandonedOf(a); st != nil {
+			return st.inUse.Load()
+		}
+	}
 	n := a.GetTotalMalloc() - a.GetTotalFree()
-	if t := tableOf(a); t != nil {
+	if t != nil {
 		n -= t.released
 	}
 	return n
@@ -78,12 +98,19 @@ func InUse(a *Allocator) int64 {
 
 // Balanced reports whether every byte Malloc'd from a has been freed.
 func Balanced(a *Allocator) bool {
+	if st := abandonedOf(a); st != nil {
+		return st.inUse.Load() == 0
+	}
 	return a.GetTotalMalloc() == a.GetTotalFree()
 }
 
 // Recycle returns a's arenas to gomem. Every range must have been freed
-// first; with the zcdebug tag a leak panics here.
+// first; with the zcdebug tag a leak panics here. Recycle of an abandoned
+// allocator is a no-op: its arenas may still be in use.
 func Recycle(a *Allocator) {
+	if isAbandoned(a) {
+		return
+	}
 	trackRecycle(a)
 	tables.Delete(a)
 	a.Recycle()

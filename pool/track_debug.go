@@ -4,12 +4,14 @@ package pool
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"unsafe"
+	"weak"
 )
 
 // Debug is true in builds with the zcdebug tag.
@@ -21,6 +23,8 @@ const Poison = 0xDB
 
 type span struct{ start, end uintptr }
 
+func spanCmp(x span, start uintptr) int { return cmp.Compare(x.start, start) }
+
 type ledger struct {
 	owner int64  // goroutine that may Malloc/Free; 0 until the first Malloc
 	live  []span // sorted, non-overlapping live ranges
@@ -29,6 +33,11 @@ type ledger struct {
 var (
 	ledgersMu sync.Mutex
 	ledgers   = map[*Allocator]*ledger{}
+	// abandonedLedgers keeps checking the ranges still held when their
+	// allocator was abandoned. It is keyed by weak pointer, so it does not
+	// keep the allocator alive; the entry goes when the allocator is
+	// collected.
+	abandonedLedgers = map[weak.Pointer[Allocator]]*ledger{}
 )
 
 func goid() int64 {
@@ -74,12 +83,15 @@ func trackNew(a *Allocator) {
 }
 
 func trackMalloc(a *Allocator, b []byte) {
+	if isAbandoned(a) {
+		panic("pool: Malloc from an abandoned allocator")
+	}
 	ledgersMu.Lock()
 	defer ledgersMu.Unlock()
 	l := ledgerOf(a)
 	l.checkOwner("Malloc")
 	s := addr(b)
-	i, _ := slices.BinarySearchFunc(l.live, s.start, func(x span, t uintptr) int { return cmpUintptr(x.start, t) })
+	i, _ := slices.BinarySearchFunc(l.live, s.start, spanCmp)
 	if (i > 0 && l.live[i-1].end > s.start) || (i < len(l.live) && l.live[i].start < s.end) {
 		panic(fmt.Sprintf("pool: Malloc returned [%#x,%#x) which overlaps live memory", s.start, s.end))
 	}
@@ -91,8 +103,14 @@ func trackFree(a *Allocator, b []byte) {
 	defer ledgersMu.Unlock()
 	l := ledgerOf(a)
 	l.checkOwner("Free")
+	l.remove(b)
+}
+
+// remove takes b out of the live ranges and poisons it; a range that is not
+// live panics.
+func (l *ledger) remove(b []byte) {
 	s := addr(b)
-	i, found := slices.BinarySearchFunc(l.live, s.start, func(x span, t uintptr) int { return cmpUintptr(x.start, t) })
+	i, found := slices.BinarySearchFunc(l.live, s.start, spanCmp)
 	if !found {
 		i--
 	}
@@ -111,6 +129,39 @@ func trackFree(a *Allocator, b []byte) {
 	for j := range b {
 		b[j] = Poison
 	}
+}
+
+// trackAbandon moves a's ledger out of the strong map into
+// abandonedLedgers, under w, so Frees of ranges still held are checked (on
+// any goroutine) without keeping a alive.
+func trackAbandon(a *Allocator, w weak.Pointer[Allocator]) {
+	ledgersMu.Lock()
+	defer ledgersMu.Unlock()
+	l := ledgers[a]
+	delete(ledgers, a)
+	if l == nil {
+		l = &ledger{}
+	}
+	abandonedLedgers[w] = l
+}
+
+// trackAbandonedFree checks and poisons a Free of a range held past
+// Abandon. Any goroutine may make it, but each range only once.
+func trackAbandonedFree(a *Allocator, b []byte) {
+	ledgersMu.Lock()
+	defer ledgersMu.Unlock()
+	l := abandonedLedgers[weak.Make(a)]
+	if l == nil {
+		panic("pool: Free for an abandoned allocator with no ledger")
+	}
+	l.remove(b)
+}
+
+// trackCollected forgets an abandoned allocator the GC has collected.
+func trackCollected(w weak.Pointer[Allocator]) {
+	ledgersMu.Lock()
+	delete(abandonedLedgers, w)
+	ledgersMu.Unlock()
 }
 
 func trackRecycle(a *Allocator) {
@@ -134,17 +185,10 @@ func trackRecycle(a *Allocator) {
 // previous owner has provably stopped using a (for example after its
 // goroutine has exited), to hand teardown to another goroutine.
 func Adopt(a *Allocator) {
+	if isAbandoned(a) {
+		return // nobody owns it any more
+	}
 	ledgersMu.Lock()
 	ledgerOf(a).owner = goid()
 	ledgersMu.Unlock()
-}
-
-func cmpUintptr(a, b uintptr) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -60,6 +61,10 @@ func BuildConfig(file *config.File, environ []string) (*Config, error) {
 	cfg := &Config{}
 	if err := config.Apply(&cfg.Global, "global", file.Section("global"), globalEnvPrefix, environ); err != nil {
 		return nil, err
+	}
+	if cfg.Global.HTTP.PProf {
+		return nil, errors.New("global.http.pprof: removed: pprof is no longer served on the media listener; " +
+			"set global.admin.listenaddr (e.g. 127.0.0.1:6060) to serve /debug/pprof/ on a separate, private listener")
 	}
 	for _, m := range metas {
 		sec := m.Section()

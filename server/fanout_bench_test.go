@@ -27,7 +27,6 @@ func cpuTime(tb testing.TB) time.Duration {
 // Custom metrics (over the measured window only):
 //
 //	allocs/frame/sub    Go heap allocations ÷ (frames × players), the whole process
-//	copiedB/frame       payload bytes the egress copied ÷ frames (0 by design)
 //	payloadB/frame      frame payload bytes published ÷ frames
 //	egressPayloadB/frame/sub  payload bytes written from frame memory ÷ (frames × players);
 //	                    equal to payloadB/frame: the payloads go out of the frames' own memory
@@ -62,7 +61,6 @@ func BenchmarkFanoutHTTPFLV100(b *testing.B) {
 	frames := float64(s1.framesIn - s0.framesIn)
 	delivered := float64(s1.egressBytes - s0.egressBytes)
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/(frames*subs), "allocs/frame/sub")
-	b.ReportMetric(float64(s1.copied-s0.copied)/frames, "copiedB/frame")
 	b.ReportMetric(float64(s1.payloadIn-s0.payloadIn)/frames, "payloadB/frame")
 	b.ReportMetric(float64(s1.egressPayload-s0.egressPayload)/(frames*subs), "egressPayloadB/frame/sub")
 	b.ReportMetric((cpu1-cpu0).Seconds()/(delivered/1e9), "cpu-s/GB")

@@ -310,8 +310,8 @@ func readFLV(r io.Reader, max int) ([]flvTag, error) {
 	if err != nil {
 		return nil, fmt.Errorf("FLV header: %w", err)
 	}
-	if !h.HasVideo || !h.HasAudio {
-		return nil, fmt.Errorf("FLV header %+v", h)
+	if !h.HasVideo && !h.HasAudio {
+		return nil, fmt.Errorf("FLV header %+v announces no track", h)
 	}
 	var out []flvTag
 	var tag flv.Tag

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zcingest/zerocopy/auth"
 	"github.com/zcingest/zerocopy/codec"
 	"github.com/zcingest/zerocopy/flv"
 	"github.com/zcingest/zerocopy/host"
@@ -24,13 +25,23 @@ import (
 // cannot take a frame within it is cut, so it never pins frames for long.
 const flvWriteTimeout = 10 * time.Second
 
-// EgressStats count what HTTP-FLV subscribers were sent.
+// flvConfigWait bounds how long a player that joins a stream with no codec
+// configuration yet waits for one, so that the FLV file header can announce
+// the tracks the stream really has.
+const flvConfigWait = 2 * time.Second
+
+// flvSecondTrackGrace is how long, after the first configuration arrives
+// on such a fresh stream, the header waits for the other track's.
+const flvSecondTrackGrace = 300 * time.Millisecond
+
+// EgressStats count what HTTP-FLV subscribers were sent. Payload bytes go
+// out by writev straight from frame memory; nothing on this path copies
+// them, so there is no copy counter to keep.
 type EgressStats struct {
 	Subscribers  atomic.Int64
 	BytesOut     atomic.Int64
 	PayloadBytes atomic.Int64 // payload bytes written straight from frame memory
-	HeaderBytes  atomic.Int64 // tag header bytes written from the per-subscriber buffer
-	BytesCopied  atomic.Int64 // payload bytes copied on the way out (0 by design)
+	Refused      atomic.Int64 // players the auth hook refused
 }
 
 // flvSession writes one subscriber's FLV stream. Its buffers are reused for
@@ -44,9 +55,9 @@ type flvSession struct {
 	size   []byte   // the chunked-encoding size line of one write
 	iov    [][]byte // size line, header and payload views of one tag, CRLF
 	bufs   net.Buffers
-	// The sequence headers last sent: a configuration change re-sends
-	// only the one that changed.
-	sentVideo, sentAudio []byte
+	// The sequence headers and metadata last sent: a configuration change
+	// re-sends only what changed.
+	sentVideo, sentAudio, sentMeta []byte
 }
 
 // Why a session was stopped from outside its write loop.
@@ -61,11 +72,26 @@ var crlf = []byte("\r\n")
 // serveFLV streams path as HTTP-FLV on a hijacked connection, so every tag
 // goes out with one writev that points at the frame's own memory.
 func (s *Server) serveFLV(w http.ResponseWriter, req *http.Request, path string) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	areq := host.AuthRequest{Action: host.ActionPlay, Protocol: "httpflv", Path: path, Query: req.URL.RawQuery, Remote: req.RemoteAddr}
+	if err := s.authorizer().Authorize(req.Context(), areq); err != nil {
+		// The reason is logged (auth errors never carry keys or the
+		// query); the client learns only the status.
+		status := auth.StatusFor(err)
+		s.egress.Refused.Add(1)
+		s.log.Info("http-flv player refused", "path", path, "remote", req.RemoteAddr, "status", status, "reason", err)
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
 	sub, err := s.hub.SubscribeWait(req.Context(), path, s.global.Subscribe.WaitTimeout)
 	if err != nil {
 		status := http.StatusNotFound
 		if !errors.Is(err, hub.ErrNoStream) {
 			status = http.StatusServiceUnavailable
+		}
+		// The wait may have outlived the write deadline set on arrival.
+		if d := s.global.HTTP.WriteTimeout; d > 0 {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 		}
 		http.Error(w, err.Error(), status)
 		return
@@ -150,10 +176,16 @@ func (fs *flvSession) run(ctx context.Context) error {
 	if err := fs.writeRaw(); err != nil {
 		return err
 	}
-	video, audio, _ := fs.sub.Configs()
-	fs.header = flv.AppendFileHeader(fs.header[:0], true, true)
+	video, audio, err := fs.joinConfigs(ctx)
+	if err != nil {
+		return err
+	}
+	fs.header = flv.AppendFileHeader(fs.header[:0], video.Codec != codec.Unknown, audio.Codec != codec.Unknown)
 	fs.iov = append(fs.iov[:0], fs.header)
 	if err := fs.flush(); err != nil {
+		return err
+	}
+	if err := fs.writeMetadata(0); err != nil {
 		return err
 	}
 	if err := fs.writeConfigs(video, audio, 0); err != nil {
@@ -170,7 +202,11 @@ func (fs *flvSession) run(ctx context.Context) error {
 			return err
 		}
 		if v, a, changed := fs.sub.Configs(); changed {
-			if err := fs.writeConfigs(v, a, flvTimestamp(f.DTS)); err != nil {
+			err := fs.writeMetadata(flvTimestamp(f.DTS))
+			if err == nil {
+				err = fs.writeConfigs(v, a, flvTimestamp(f.DTS))
+			}
+			if err != nil {
 				f.Release()
 				return err
 			}
@@ -184,6 +220,63 @@ func (fs *flvSession) run(ctx context.Context) error {
 }
 
 func flvTimestamp(d time.Duration) uint32 { return uint32(d / time.Millisecond) }
+
+// joinConfigs returns the stream's codec configuration for the FLV header.
+// A stream that has none yet (its publisher just started) is given up to
+// flvConfigWait for one, then flvSecondTrackGrace for the other track's.
+func (fs *flvSession) joinConfigs(ctx context.Context) (host.VideoConfig, host.AudioConfig, error) {
+	video, audio, _ := fs.sub.Configs()
+	if video.Codec != codec.Unknown || audio.Codec != codec.Unknown {
+		return video, audio, nil
+	}
+	deadline := time.Now().Add(flvConfigWait)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return video, audio, ctx.Err()
+		case <-fs.sub.Cut():
+			return video, audio, nil
+		case <-tick.C:
+		}
+		video, audio, _ = fs.sub.Configs()
+		has := video.Codec != codec.Unknown || audio.Codec != codec.Unknown
+		if has && video.Codec != codec.Unknown && audio.Codec != codec.Unknown {
+			return video, audio, nil
+		}
+		if has && deadline.Sub(time.Now()) > flvSecondTrackGrace {
+			deadline = time.Now().Add(flvSecondTrackGrace)
+		}
+		if time.Now().After(deadline) {
+			return video, audio, nil
+		}
+	}
+}
+
+// writeMetadata sends the stream's onMetaData as a script tag when it has
+// one that this player has not been sent yet.
+func (fs *flvSession) writeMetadata(ts uint32) error {
+	meta := fs.sub.Metadata()
+	if len(meta) == 0 || bytes.Equal(meta, fs.sentMeta) {
+		return nil
+	}
+	if err := fs.writeTag(flv.TagScript, ts, meta); err != nil {
+		return err
+	}
+	fs.sentMeta = meta
+	return nil
+}
+
+// corsPreflight answers a browser's OPTIONS preflight for an HTTP-FLV URL.
+func corsPreflight(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "*")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
 
 func (fs *flvSession) writeConfigs(video host.VideoConfig, audio host.AudioConfig, ts uint32) error {
 	if video.Codec != codec.Unknown {

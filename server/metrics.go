@@ -16,8 +16,8 @@ type collector struct {
 
 	bytesIn, framesIn, framesOut, drops, socketBytes, copied *prometheus.Desc
 	mallocBytes, freeBytes, inUse, publishes                 *prometheus.Desc
-	egressBytes, egressPayload, egressCopied, egressSubs     *prometheus.Desc
-	streams, gcCycles                                        *prometheus.Desc
+	egressBytes, egressPayload, egressRefused, egressSubs    *prometheus.Desc
+	streams, gcCycles, connRefused, gopOverflows, reconnects *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -30,7 +30,9 @@ func newCollector(s *Server) *collector {
 		bytesIn:       d("ingest_payload_bytes_total", "Media payload bytes published into the hub.", p),
 		framesIn:      d("frames_in_total", "Frames published into the hub.", p),
 		framesOut:     d("frames_out_total", "Frames delivered to subscribers.", p),
-		drops:         d("subscriber_drops_total", "Frames skipped by subscribers that fell a full ring behind.", p),
+		drops:         d("subscriber_drops_total", "Frames subscribers lost because the ring evicted them unread (counted by the hub at eviction).", p),
+		gopOverflows:  d("gop_overflows_total", "GOPs whose keyframe the ring evicted before the next keyframe arrived (ringsize, ringbytes or ringduration too small for the GOP).", p),
+		reconnects:    d("publisher_reconnects_total", "Publishes that took over the waiting players of an ended publish on the same path.", p),
 		socketBytes:   d("socket_bytes_read_total", "Bytes read from publisher sockets.", p),
 		copied:        d("ingest_bytes_copied_total", "Bytes the ingest path copied (0 on the media path by design).", p),
 		mallocBytes:   d("allocator_malloc_bytes_total", "Bytes Malloc'd from connection allocators.", p),
@@ -39,17 +41,18 @@ func newCollector(s *Server) *collector {
 		publishes:     d("publishes_total", "Publish sessions started.", p),
 		egressBytes:   d("egress_bytes_total", "Bytes written to HTTP-FLV subscribers.", nil),
 		egressPayload: d("egress_payload_bytes_total", "Payload bytes written to HTTP-FLV subscribers straight from frame memory.", nil),
-		egressCopied:  d("egress_bytes_copied_total", "Payload bytes copied on the way out (0 by design).", nil),
+		egressRefused: d("egress_refused_total", "HTTP-FLV players refused by the auth hook.", nil),
 		egressSubs:    d("egress_subscribers", "Connected HTTP-FLV subscribers.", nil),
 		streams:       d("streams", "Live streams.", nil),
 		gcCycles:      d("gc_cycles_total", "Completed Go GC cycles.", nil),
+		connRefused:   d("connections_refused_total", "Connections closed at once because a cap was reached (reason per_ip or listener).", []string{"listener", "reason"}),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.bytesIn, c.framesIn, c.framesOut, c.drops, c.socketBytes, c.copied,
-		c.mallocBytes, c.freeBytes, c.inUse, c.publishes, c.egressBytes, c.egressPayload, c.egressCopied,
-		c.egressSubs, c.streams, c.gcCycles} {
+		c.mallocBytes, c.freeBytes, c.inUse, c.publishes, c.egressBytes, c.egressPayload, c.egressRefused,
+		c.egressSubs, c.streams, c.gcCycles, c.connRefused, c.gopOverflows, c.reconnects} {
 		ch <- d
 	}
 }
@@ -75,16 +78,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.freeBytes, f, p)
 		gauge(c.inUse, m-f, p)
 		counter(c.publishes, t.Publishes.Load(), p)
+		counter(c.gopOverflows, t.GOPOverflows.Load(), p)
+		counter(c.reconnects, t.Reconnects.Load(), p)
 	}
 	e := &c.s.egress
 	counter(c.egressBytes, e.BytesOut.Load())
 	counter(c.egressPayload, e.PayloadBytes.Load())
-	counter(c.egressCopied, e.BytesCopied.Load())
+	counter(c.egressRefused, e.Refused.Load())
 	gauge(c.egressSubs, e.Subscribers.Load())
 	gauge(c.streams, int64(len(h.Streams())))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	counter(c.gcCycles, int64(ms.NumGC))
+	for _, r := range c.s.refused.snapshot() {
+		counter(c.connRefused, r.n, r.listener, r.reason)
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {

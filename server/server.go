@@ -1,6 +1,7 @@
 // Package server is the embedded default host: it loads config.yaml, runs
 // the installed plugins (see package host), keeps the stream hub, serves
-// HTTP-FLV, /api/streams, /metrics and optionally pprof, and shuts down
+// HTTP-FLV, /api/streams and /metrics on the media listener (pprof only on
+// the separate admin listener, global.admin.listenaddr), and shuts down
 // gracefully.
 package server
 
@@ -25,30 +26,45 @@ import (
 
 // GlobalConfig is the `global:` section of config.yaml.
 type GlobalConfig struct {
-	HTTP       HTTPConfig      `desc:"HTTP server for HTTP-FLV, /api/streams, /metrics and pprof"`
+	HTTP       HTTPConfig      `desc:"HTTP server for HTTP-FLV, /api/streams and /metrics"`
+	Admin      AdminConfig     `desc:"separate listener for /debug/pprof/ and /metrics (off by default)"`
 	LogLevel   string          `default:"info" desc:"debug, info, warn or error"`
 	DisableAll bool            `default:"false" desc:"disable every plugin whose section does not say enable: true"`
 	Publish    PublishConfig   `desc:"publishing rules for every stream"`
 	Subscribe  SubscribeConfig `desc:"playback rules for every stream"`
 }
 
-// HTTPConfig configures the HTTP listener.
+// HTTPConfig configures the HTTP (media) listener.
 type HTTPConfig struct {
-	ListenAddr string `default:"127.0.0.1:8080" desc:"HTTP listen address"`
-	PProf      bool   `default:"false" desc:"serve /debug/pprof/"`
+	ListenAddr        string        `default:"127.0.0.1:8080" desc:"HTTP listen address"`
+	MaxConnections    int           `default:"4096" min:"0" desc:"open HTTP connections (players included); more are closed at once (0: no cap)"`
+	ReadHeaderTimeout time.Duration `default:"10s" min:"1ms" desc:"time allowed to send a request's headers"`
+	IdleTimeout       time.Duration `default:"60s" min:"1ms" desc:"close a keep-alive connection idle this long"`
+	WriteTimeout      time.Duration `default:"10s" min:"1ms" desc:"time allowed to write a non-streaming response (/api/streams, /metrics, errors); HTTP-FLV streams have their own per-write deadline"`
+	// PProf is the removed global.http.pprof key, kept only to fail with
+	// a message that points at its replacement.
+	PProf bool `default:"false" desc:"removed: pprof is no longer served on the media listener; set global.admin.listenaddr"`
+}
+
+// AdminConfig configures the admin listener.
+type AdminConfig struct {
+	ListenAddr string `desc:"serve /debug/pprof/ and /metrics here, e.g. 127.0.0.1:6060 (empty: off); never expose it publicly"`
 }
 
 // PublishConfig mirrors m7s's publish section.
 type PublishConfig struct {
 	KickExist      bool          `default:"false" desc:"a new publisher on a busy path kicks the old one instead of being refused"`
-	PublishTimeout time.Duration `default:"10s" desc:"end a publisher that sends no frame for this long"`
-	RingSize       int           `default:"256" desc:"frames kept per stream for subscribers (must hold a GOP: 256 holds 3 s at 30 fps with AAC)"`
-	CloseWait      time.Duration `default:"3s" desc:"how long an unpublish waits for subscribers to catch up"`
+	PublishTimeout time.Duration `default:"10s" min:"0s" desc:"end a publisher that sends no frame for this long"`
+	RingSize       int           `default:"2048" min:"1" max:"65536" desc:"cap on frames kept per stream (ringduration and ringbytes normally bound the ring first; 2048 holds 12 s of 60 fps video with AAC)"`
+	RingBytes      int64         `default:"33554432" min:"65536" max:"1073741824" desc:"payload bytes kept per stream for subscribers (32 MiB)"`
+	RingDuration   time.Duration `default:"12s" min:"1s" max:"10m" desc:"media time kept per stream for subscribers"`
+	CloseWait      time.Duration `default:"3s" min:"0s" desc:"how long an unpublish waits for subscribers to catch up"`
+	ReconnectWait  time.Duration `default:"10s" min:"0s" desc:"how long players of a stream whose publisher left wait for it to come back"`
 }
 
 // SubscribeConfig mirrors m7s's subscribe section.
 type SubscribeConfig struct {
-	WaitTimeout time.Duration `default:"10s" desc:"how long a player waits for its stream to be published"`
+	WaitTimeout time.Duration `default:"10s" min:"0s" desc:"how long a player waits for its stream to be published"`
 }
 
 // Server is a running embedded host.
@@ -64,6 +80,12 @@ type Server struct {
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	httpDone chan struct{}
+
+	adminLn   net.Listener // nil when global.admin.listenaddr is empty
+	adminSrv  *http.Server
+	adminDone chan struct{}
+
+	refused refusedCounters
 
 	mu        sync.Mutex
 	plugins   []*runningPlugin
@@ -107,6 +129,9 @@ func (s *Server) Addrs() map[string]net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]net.Addr{"http": s.httpLn.Addr()}
+	if s.adminLn != nil {
+		out["admin"] = s.adminLn.Addr()
+	}
 	for _, l := range s.listeners {
 		out[l.name] = l.ln.Addr()
 	}
@@ -116,20 +141,16 @@ func (s *Server) Addrs() map[string]net.Addr {
 	return out
 }
 
-// Start starts the HTTP server and every enabled plugin.
+// Start starts the HTTP server and every enabled plugin. A plugin whose
+// Start fails stops start-up: everything already started is shut down and
+// the error names the plugin and (through the plugin's error) the key.
 func Start(cfg *Config) (*Server, error) {
 	s := &Server{global: cfg.Global, log: cfg.Logger}
 	if s.log == nil {
 		s.log = NewLogger(os.Stderr, cfg.Global.LogLevel)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.hub = hub.New(hub.Options{
-		KickExisting:   cfg.Global.Publish.KickExist,
-		PublishTimeout: cfg.Global.Publish.PublishTimeout,
-		RingSize:       cfg.Global.Publish.RingSize,
-		CloseWait:      cfg.Global.Publish.CloseWait,
-		SubscribeWait:  cfg.Global.Subscribe.WaitTimeout,
-	}, s.log)
+	s.hub = hub.New(hubOptions(cfg.Global), s.log)
 
 	ln, err := net.Listen("tcp", cfg.Global.HTTP.ListenAddr)
 	if err != nil {
@@ -137,27 +158,77 @@ func Start(cfg *Config) (*Server, error) {
 		s.cancel()
 		return nil, fmt.Errorf("global.http.listenaddr: %w", err)
 	}
-	s.httpLn = ln
-	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.Global.Admin.ListenAddr != "" {
+		if s.adminLn, err = net.Listen("tcp", cfg.Global.Admin.ListenAddr); err != nil {
+			ln.Close()
+			s.hub.Close()
+			s.cancel()
+			return nil, fmt.Errorf("global.admin.listenaddr: %w", err)
+		}
+	}
+	h := cfg.Global.HTTP
+	s.httpLn = newLimitListener(ln, "http", h.MaxConnections, s.log.With("listener", "http"), s.refused.counter)
+	s.httpSrv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: h.ReadHeaderTimeout,
+		IdleTimeout:       h.IdleTimeout,
+		// No WriteTimeout: it would cut HTTP-FLV streams. Non-streaming
+		// handlers get a per-request write deadline (withWriteDeadline),
+		// and HTTP-FLV one per write.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	s.httpDone = make(chan struct{})
 	go func() {
 		defer close(s.httpDone)
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
+	if s.adminLn != nil {
+		s.adminSrv = &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: h.ReadHeaderTimeout, IdleTimeout: h.IdleTimeout}
+		s.adminDone = make(chan struct{})
+		go func() {
+			defer close(s.adminDone)
+			if err := s.adminSrv.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("admin server stopped", "err", err)
+			}
+		}()
+		s.log.Info("admin listening (pprof, metrics)", "addr", s.adminLn.Addr().String())
+	}
 
 	for _, p := range cfg.Plugins {
 		svc := &services{s: s, log: s.log.With("plugin", p.Meta.Name)}
 		if err := p.Plugin.Start(svc); err != nil {
-			s.log.Error("plugin disabled: start failed", "plugin", p.Meta.Name, "err", err)
 			svc.closeListeners()
-			continue
+			s.log.Error("start-up stopped: plugin failed to start", "plugin", p.Meta.Name, "err", err)
+			ctx, cancel := context.WithTimeout(context.Background(), startFailureDrain)
+			if serr := s.Shutdown(ctx); serr != nil {
+				s.log.Warn("shutdown after a failed start", "err", serr)
+			}
+			cancel()
+			return nil, fmt.Errorf("plugin %s: %w", p.Meta.Name, err)
 		}
 		s.plugins = append(s.plugins, &runningPlugin{meta: p.Meta, plugin: p.Plugin})
 		s.log.Info("plugin started", "plugin", p.Meta.Name)
 	}
 	return s, nil
+}
+
+// startFailureDrain bounds the shutdown that follows a failed plugin start.
+const startFailureDrain = 5 * time.Second
+
+// hubOptions maps the global section onto the hub.
+func hubOptions(g GlobalConfig) hub.Options {
+	return hub.Options{
+		KickExisting:   g.Publish.KickExist,
+		PublishTimeout: g.Publish.PublishTimeout,
+		RingSize:       g.Publish.RingSize,
+		RingBytes:      g.Publish.RingBytes,
+		RingDuration:   g.Publish.RingDuration,
+		ReconnectWait:  g.Publish.ReconnectWait,
+		CloseWait:      g.Publish.CloseWait,
+		SubscribeWait:  g.Subscribe.WaitTimeout,
+	}
 }
 
 func (s *Server) routes() http.Handler {
@@ -167,13 +238,6 @@ func (s *Server) routes() http.Handler {
 		_ = json.NewEncoder(w).Encode(map[string]any{"streams": s.hub.Streams()})
 	})
 	mux.Handle("GET /metrics", s.metricsHandler())
-	if s.global.HTTP.PProf {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		if path, ok := flvPath(r.URL.Path); ok {
 			s.serveFLV(w, r, path)
@@ -181,7 +245,48 @@ func (s *Server) routes() http.Handler {
 		}
 		http.NotFound(w, r)
 	})
+	mux.HandleFunc("OPTIONS /", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := flvPath(r.URL.Path); ok {
+			corsPreflight(w)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	return s.withWriteDeadline(mux)
+}
+
+// withWriteDeadline gives every response a write deadline, so a client
+// that stops reading cannot hold a handler (and its connection) forever.
+// HTTP-FLV re-arms it per write after hijacking the connection.
+func (s *Server) withWriteDeadline(h http.Handler) http.Handler {
+	d := s.global.HTTP.WriteTimeout
+	if d <= 0 { // a Config built in code without the tag defaults
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// adminRoutes serve pprof and metrics on the admin listener only.
+func (s *Server) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// AdminAddr is the bound admin address, or nil when it is off.
+func (s *Server) AdminAddr() net.Addr {
+	if s.adminLn == nil {
+		return nil
+	}
+	return s.adminLn.Addr()
 }
 
 // Shutdown drains gracefully: listeners stop, publishers are told to end
@@ -229,6 +334,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = herr
 	}
 	<-s.httpDone
+	if s.adminSrv != nil {
+		if aerr := s.adminSrv.Shutdown(ctx); aerr != nil && err == nil {
+			err = aerr
+		}
+		<-s.adminDone
+	}
 	return err
 }
 
@@ -299,63 +410,6 @@ func (v *services) closeListeners() {
 	}
 }
 
-type tcpListener struct {
-	name    string
-	ln      net.Listener
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closed  bool
-	stopped chan struct{}
-}
-
-func (v *services) ListenTCP(name, addr string, opts host.ListenOptions, handler host.ConnHandler) (net.Addr, error) {
-	_ = opts // TODO(issue 8): caps
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s listen %s: %w", name, addr, err)
-	}
-	l := &tcpListener{name: name, ln: ln, conns: map[net.Conn]struct{}{}, stopped: make(chan struct{})}
-	v.listeners = append(v.listeners, l)
-	s := v.s
-	s.mu.Lock()
-	s.listeners = append(s.listeners, l)
-	s.mu.Unlock()
-	log := v.log.With("listener", name)
-	s.conns.Add(1)
-	go func() {
-		defer s.conns.Done()
-		defer close(l.stopped)
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				if !errors.Is(err, net.ErrClosed) {
-					log.Error("accept loop stopped", "err", err)
-				}
-				return
-			}
-			if !l.track(conn) {
-				conn.Close()
-				return
-			}
-			id := s.nextConn.Add(1)
-			s.conns.Add(1)
-			go func() {
-				defer s.conns.Done()
-				defer l.untrack(conn)
-				clog := log.With("conn", id, "remote", conn.RemoteAddr().String())
-				serveConn(conn, clog, handler)
-			}()
-		}
-	}()
-	log.Info("listening", "addr", ln.Addr().String())
-	return ln.Addr(), nil
-}
-
 // serveConn runs handler and closes conn afterwards. A panic closes only
 // this connection; it is logged with its stack.
 func serveConn(conn net.Conn, log *slog.Logger, handler host.ConnHandler) {
@@ -366,39 +420,4 @@ func serveConn(conn net.Conn, log *slog.Logger, handler host.ConnHandler) {
 		}
 	}()
 	handler(conn, log)
-}
-
-func (l *tcpListener) track(c net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.conns[c] = struct{}{}
-	return true
-}
-
-func (l *tcpListener) untrack(c net.Conn) {
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-}
-
-func (l *tcpListener) close() {
-	l.mu.Lock()
-	already := l.closed
-	l.closed = true
-	l.mu.Unlock()
-	if !already {
-		l.ln.Close()
-	}
-}
-
-// closeConns force-closes every connection still open.
-func (l *tcpListener) closeConns() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for c := range l.conns {
-		c.Close()
-	}
 }

@@ -40,6 +40,14 @@ const (
 	// FormatFLV: Payload is an FLV/RTMP tag body (the codec header bytes
 	// followed by AVCC NAL units or a raw AAC frame), exactly as received.
 	FormatFLV Format = iota + 1
+	// FormatUnits: Payload is the codec units themselves, back to back
+	// and nothing else: for H.264/H.265 the NAL units without start codes
+	// or length prefixes, for AAC one raw access unit. Units holds one Span
+	// per unit, in order, covering Payload exactly. RTP (RTSP) and MPEG-TS
+	// (SRT) ingest produce it; every egress writes its own container
+	// framing (FLV tag and AVC packet headers, RTP and FU headers, PES and
+	// TS headers) around the units.
+	FormatUnits
 )
 
 // Frame is one media frame. Its Payload is a chain of ranges owned by the

@@ -153,3 +153,16 @@ func TestCallbackCacheIsCapped(t *testing.T) {
 		t.Fatalf("cache holds %d entries, cap %d", n, maxCacheEntries)
 	}
 }
+
+func TestKeysAcceptCredentialsWhosePasswordIsTheKey(t *testing.T) {
+	k := Keys{PublishKey: "s3cret"}
+	req := host.AuthRequest{Action: host.ActionPublish, Protocol: "rtsp", Path: "live/x", User: "cam",
+		VerifyPassword: func(p string) bool { return p == "s3cret" }}
+	if err := k.Authorize(context.Background(), req); err != nil {
+		t.Fatalf("credentials with the key as password refused: %v", err)
+	}
+	req.VerifyPassword = func(string) bool { return false }
+	if err := k.Authorize(context.Background(), req); !errors.Is(err, host.ErrUnauthorized) {
+		t.Fatalf("wrong credentials: got %v, want ErrUnauthorized", err)
+	}
+}

@@ -34,6 +34,16 @@ type AuthRequest struct {
 	// It may carry secrets: never log it.
 	Query  string
 	Remote string // the peer's address, host:port
+	// User is the user name of credentials the protocol carried (RTSP
+	// Basic or Digest), or "".
+	User string
+	// VerifyPassword, when the protocol carried credentials, reports in
+	// constant time whether they were made with password: for Basic it
+	// compares the password sent, for Digest it recomputes the response.
+	// It lets a key-based Authorizer accept the key as a password without
+	// the key ever leaving it (Digest cannot be checked any other way).
+	// nil when no credentials came.
+	VerifyPassword func(password string) bool
 }
 
 // Authorizer decides every publish and play (m7s: the server's

@@ -37,6 +37,10 @@ type testServer struct {
 	log  *syncBuffer
 	rtmp string // host:port
 	http string
+	// smallChunks: the test's own client keeps RTMP's default 128-byte
+	// chunks, below chunk.ZeroCopyMinChunkSize, so its media payload is
+	// copied (and counted): the control-path copy bound does not apply.
+	smallChunks bool
 }
 
 // startServer runs the embedded host with the plugin on loopback ports
@@ -101,7 +105,7 @@ func (ts *testServer) waitBalanced(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if read, copied := tot.BytesRead.Load(), tot.BytesCopied.Load(); read > 0 && copied*200 > read {
+	if read, copied := tot.BytesRead.Load(), tot.BytesCopied.Load(); !ts.smallChunks && read > 0 && copied*200 > read {
 		t.Errorf("control path copied %d of %d socket bytes (> 0.5%%)", copied, read)
 	}
 }
@@ -296,6 +300,7 @@ func TestRTMPAuth(t *testing.T) {
 // partial message freed.
 func TestRTMPDisconnectMidChunk(t *testing.T) {
 	ts := startServer(t, "")
+	ts.smallChunks = true
 	conn, err := net.Dial("tcp", ts.rtmp)
 	if err != nil {
 		t.Fatal(err)

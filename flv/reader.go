@@ -1,6 +1,7 @@
 package flv
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/langhuihui/gomem"
@@ -77,7 +78,7 @@ func (r *Reader) ReadHeader() (Header, error) {
 	if p, err = r.br.Peek(n); err != nil {
 		return h, err
 	}
-	pts := be32(p[n-PreviousTagSizeSize:])
+	pts := binary.BigEndian.Uint32(p[n-PreviousTagSizeSize:])
 	if pts != 0 && !r.ignorePTS {
 		return h, fmt.Errorf("flv: PreviousTagSize0 is %d, want 0: %w", pts, ErrPreviousTagSize)
 	}
@@ -138,10 +139,6 @@ func (r *Reader) ReadTag(t *Tag) error {
 	}
 	t.TagHeader = h
 	return nil
-}
-
-func be32(p []byte) uint32 {
-	return uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])
 }
 
 // tailBE32 returns the last four bytes of m (m.Size >= 4) as a big-endian

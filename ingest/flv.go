@@ -4,7 +4,6 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -172,9 +171,6 @@ func (p *FLVPublisher) contiguous(m *gomem.Memory) ([]byte, error) {
 	p.stats.ConfigBytesCopied += int64(m.Size)
 	return p.scratch, nil
 }
-
-// ErrNoPublisher is returned when a tag arrives before publishing started.
-var ErrNoPublisher = errors.New("ingest: media before publish")
 
 // wrapClock turns 32-bit millisecond timestamps into a monotonic-ish
 // 64-bit duration, following wraps at 2^32 ms (about 49.7 days) and

@@ -72,7 +72,10 @@ func avcFrame(t *testing.T, key bool, nalus ...[]byte) []byte {
 // error; published frames carry the right views; and the allocator ends
 // balanced once the publish is closed.
 func TestFLVPublisherFreesOnEveryPath(t *testing.T) {
-	h := hub.New(hub.Options{}, nil)
+	// The frames below jump 49 days forward to cross the 2^32 ms wrap; a
+	// ring bounded by the default 12 s would evict them before the
+	// subscriber reads (the hub's duration bound is tested in hub/).
+	h := hub.New(hub.Options{RingDuration: 100 * 24 * time.Hour}, nil)
 	defer h.Close()
 	st, err := h.Publish(context.Background(), host.PublishRequest{Path: "x", Protocol: "flv"})
 	if err != nil {

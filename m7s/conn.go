@@ -37,18 +37,24 @@ type rtmpConn struct {
 	read, copied int64
 }
 
-// reportIngest adds the growth of the connection's running byte counts to
-// the plugin's totals.
-func (c *rtmpConn) reportIngest(read, copied int64) {
+// addIngest adds byte counts to the plugin's totals and to what this
+// connection has reported so far.
+func (c *rtmpConn) addIngest(read, copied int64) {
 	t := &c.plugin.totals
-	if d := read - c.read; d > 0 {
-		t.BytesRead.Add(d)
-		c.read = read
+	if read > 0 {
+		t.BytesRead.Add(read)
+		c.read += read
 	}
-	if d := copied - c.copied; d > 0 {
-		t.BytesCopied.Add(d)
-		c.copied = copied
+	if copied > 0 {
+		t.BytesCopied.Add(copied)
+		c.copied += copied
 	}
+}
+
+// reportIngest adds what the connection's final figures (cumulative over
+// the whole connection) hold beyond what its publishers already reported.
+func (c *rtmpConn) reportIngest(read, copied int64) {
+	c.addIngest(read-c.read, copied-c.copied)
 }
 
 // Go serves the connection until it ends. The session closes nothing; the

@@ -36,10 +36,12 @@ type publisher struct {
 	videoOK, audioOK     bool
 	lastVideo, lastAudio time.Duration
 
-	frame    host.Frame // the frame the session fills next
-	closed   bool
-	reason   error
-	disposed chan struct{} // closed once m7s has disposed mp
+	frame host.Frame // the frame the session fills next
+	// What this publisher already added to the plugin's totals.
+	reportedRead, reportedCopied int64
+	closed                       bool
+	reason                       error
+	disposed                     chan struct{} // closed once m7s has disposed mp
 }
 
 func (p *publisher) Path() string { return p.mp.StreamPath }
@@ -123,8 +125,13 @@ func (p *publisher) SetAudioConfig(c host.AudioConfig) error {
 
 // ReportIngest implements host.IngestReporter: the connection's running
 // totals, whose growth goes to the plugin's totals (two atomic adds).
+//
+// The session reports to each publisher what happened since the previous
+// publisher's last report on the connection, so the figures restart with
+// every publish: only their growth is added.
 func (p *publisher) ReportIngest(st host.IngestStats) {
-	p.conn.reportIngest(st.BytesRead, st.BytesCopied)
+	p.conn.addIngest(st.BytesRead-p.reportedRead, st.BytesCopied-p.reportedCopied)
+	p.reportedRead, p.reportedCopied = st.BytesRead, st.BytesCopied
 }
 
 // Close ends the publish with reason. When the peer unpublished and keeps

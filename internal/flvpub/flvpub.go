@@ -21,6 +21,7 @@ package flvpub
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -152,7 +153,7 @@ func scan(clip []byte) (tags int, span uint32, err error) {
 	if len(clip) < flv.FileHeaderSize+flv.PreviousTagSizeSize || string(clip[:3]) != "FLV" {
 		return 0, 0, errors.New("flvpub: not an FLV file")
 	}
-	off := int(be32(clip[5:9])) + flv.PreviousTagSizeSize
+	off := int(binary.BigEndian.Uint32(clip[5:9])) + flv.PreviousTagSizeSize
 	var maxTS, firstVideo, lastVideo uint32
 	videos := 0
 	for off+flv.TagHeaderSize <= len(clip) {
@@ -179,10 +180,6 @@ func scan(clip []byte) (tags int, span uint32, err error) {
 		step = (lastVideo - firstVideo + uint32(videos-1)/2) / uint32(videos-1)
 	}
 	return tags, maxTS + step, nil
-}
-
-func be32(p []byte) uint32 {
-	return uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])
 }
 
 // LoopSpan is the timestamp distance between two passes (Options.Loop), in

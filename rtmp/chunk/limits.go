@@ -61,3 +61,21 @@ const (
 	// type-0 message header and 4-byte extended timestamp.
 	maxHeaderLen = 3 + 11 + 4
 )
+
+// Aggregate messages (type 22).
+const (
+	// MaxAggregateMessages caps the sub-messages unpacked from one aggregate
+	// message. Each one becomes a frame (a ring slot and a frame header), so
+	// without a cap one 8 MiB aggregate of empty tags would make the read loop
+	// publish hundreds of thousands of frames. Servers that aggregate (FMS,
+	// Wowza) bundle well under a second of audio and video: tens of tags.
+	MaxAggregateMessages = 256
+
+	// aggregateTagHeaderLen is an FLV tag header inside an aggregate: type,
+	// 24-bit data size, 24-bit timestamp, 8-bit timestamp extension, 24-bit
+	// stream id.
+	aggregateTagHeaderLen = 11
+
+	// aggregateBackPointerLen is the 32-bit back pointer after each tag.
+	aggregateBackPointerLen = 4
+)

@@ -44,6 +44,8 @@
 package chunk
 
 import (
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -196,18 +198,11 @@ func NewReader(br *bufreader.Reader, opts Options) *Reader {
 		br:         br,
 		alloc:      br.Allocator(),
 		chunkSize:  DefaultChunkSize,
-		maxReasm:   orDefault(opts.MaxReassemblyBytes, DefaultMaxReassemblyBytes),
-		maxMsg:     min(orDefault(opts.MaxMessageLength, DefaultMaxMessageLength), 0xFFFFFF),
-		maxStreams: min(orDefault(opts.MaxChunkStreams, DefaultMaxChunkStreams), MaxCSID-MinCSID+1),
-		zcMin:      uint32(orDefault(opts.ZeroCopyMinChunkSize, DefaultZeroCopyMinChunkSize)),
+		maxReasm:   cmp.Or(max(opts.MaxReassemblyBytes, 0), DefaultMaxReassemblyBytes),
+		maxMsg:     min(cmp.Or(max(opts.MaxMessageLength, 0), DefaultMaxMessageLength), 0xFFFFFF),
+		maxStreams: min(cmp.Or(max(opts.MaxChunkStreams, 0), DefaultMaxChunkStreams), MaxCSID-MinCSID+1),
+		zcMin:      uint32(cmp.Or(max(opts.ZeroCopyMinChunkSize, 0), DefaultZeroCopyMinChunkSize)),
 	}
-}
-
-func orDefault(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 // Allocator returns the allocator message payloads come from.
@@ -435,7 +430,7 @@ func (r *Reader) readHeader() error {
 	if typ < 3 {
 		field = be24(h)
 		if ext {
-			field = be32(h[msgHeaderLen[typ]:])
+			field = binary.BigEndian.Uint32(h[msgHeaderLen[typ]:])
 		}
 	}
 	switch typ {
@@ -445,7 +440,7 @@ func (r *Reader) readHeader() error {
 		st.extended = ext
 		st.length = length
 		st.typeID = h[6]
-		st.streamID = le32(h[7:])
+		st.streamID = binary.LittleEndian.Uint32(h[7:])
 	case 1:
 		st.delta = field
 		st.timestamp += field
@@ -459,7 +454,7 @@ func (r *Reader) readHeader() error {
 	case 3:
 		if newMsg {
 			if ext {
-				st.delta = be32(h)
+				st.delta = binary.BigEndian.Uint32(h)
 			}
 			st.timestamp += st.delta
 		}
@@ -555,7 +550,7 @@ func (r *Reader) control(st *stream) error {
 	if size < 4 {
 		return protoErr(st.csid, "message type %d with a %d-byte payload", st.typeID, size)
 	}
-	val := be32(v[:])
+	val := binary.BigEndian.Uint32(v[:])
 	if st.typeID == TypeSetChunkSize {
 		if val == 0 {
 			return protoErr(st.csid, "set chunk size 0")
@@ -601,11 +596,3 @@ func (r *Reader) Close() {
 }
 
 func be24(p []byte) uint32 { return uint32(p[0])<<16 | uint32(p[1])<<8 | uint32(p[2]) }
-
-func be32(p []byte) uint32 {
-	return uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])
-}
-
-func le32(p []byte) uint32 {
-	return uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24
-}

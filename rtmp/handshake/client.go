@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 )
@@ -64,7 +65,7 @@ func Client(r io.Reader, w io.Writer, opts ClientOptions) (Result, error) {
 		return res, fmt.Errorf("rtmp handshake: S0 version %d, want %d: %w", s[0], Version, ErrVersion)
 	}
 	s1, s2 := s[1:1+PacketSize], s[1+PacketSize:]
-	res.PeerTime, res.PeerVersion = be32(s1[0:]), be32(s1[4:])
+	res.PeerTime, res.PeerVersion = binary.BigEndian.Uint32(s1[0:]), binary.BigEndian.Uint32(s1[4:])
 
 	c2 := make([]byte, PacketSize)
 	if opts.Digest {

@@ -3,6 +3,7 @@ package handshake
 import (
 	"bytes"
 	"context"
+	"github.com/zcingest/zerocopy/internal/testclip"
 	"net"
 	"os/exec"
 	"testing"
@@ -19,9 +20,10 @@ func TestFFmpegPlayVerifiesDigest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ffmpeg")
 	}
+	testclip.NeedFFmpeg(t) // skips, or fails under CI=true / ZC_REQUIRE_FFMPEG=1
 	path, err := exec.LookPath("ffmpeg")
 	if err != nil {
-		t.Skip("ffmpeg not installed")
+		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -99,7 +100,7 @@ type Result struct {
 // C2 is read and discarded: ffmpeg's C2 echoes nothing we could check in the
 // digest handshake, and some clients send garbage in the simple one.
 //
-// Serve does not set deadlines; arm Timeout on the connection around it. Its
+// Serve does not set deadlines; arm one on the connection around it. Its
 // reads from r are atomic, so on error nothing of the next phase has been
 // consumed. Errors name the phase and wrap the cause (ErrVersion, a source
 // error, io.ErrUnexpectedEOF).
@@ -120,8 +121,8 @@ func Serve(r *bufreader.Reader, w io.Writer, opts Options) (Result, error) {
 	if err := readFull(r, c1); err != nil {
 		return res, fmt.Errorf("rtmp handshake: read C1: %w", err)
 	}
-	res.PeerTime = be32(c1[0:])
-	res.PeerVersion = be32(c1[4:])
+	res.PeerTime = binary.BigEndian.Uint32(c1[0:])
+	res.PeerVersion = binary.BigEndian.Uint32(c1[4:])
 
 	out := hs.out[:]
 	out[0] = Version
@@ -243,10 +244,6 @@ func fillRandom(src io.Reader, p []byte) error {
 	}
 	_, err := io.ReadFull(src, p)
 	return err
-}
-
-func be32(p []byte) uint32 {
-	return uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])
 }
 
 func put32(p []byte, v uint32) {

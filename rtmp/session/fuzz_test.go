@@ -95,6 +95,7 @@ func FuzzSession(f *testing.F) {
 	good := publishStream(f)
 	f.Add(good)
 	f.Add(good[:len(good)/2])
+	f.Add(aggregateSeed(f))
 	f.Add([]byte{})
 	f.Add([]byte{0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0}) // Set Chunk Size 0
 	f.Add([]byte{0xc3, 0xc3, 0xc3})                                  // type-3 chunks on an unopened stream

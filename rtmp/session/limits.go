@@ -37,14 +37,15 @@ const (
 	// take data is cut rather than holding frames.
 	DefaultWriteTimeout = 10 * time.Second
 
-	// DefaultAllocatorSize is the first arena of a connection's allocator:
-	// the reader's blocks plus a 256-frame ring at up to ~8 Mbit/s. The
-	// pinned gomem grows by adding arenas of doubling size, made with
-	// `make` (not pooled above 16 KiB), and drops an extra arena whenever
-	// it empties, so a connection whose working set crosses the first
-	// arena's size keeps allocating megabytes: measured 1.16 allocated
-	// bytes per ingested byte with a 1 MiB arena and 2 Mbit/s pushers.
-	// 4 MiB is gomem's largest arena; pages are touched only as used.
+	// DefaultAllocatorSize is the arena a connection's allocator grows to
+	// when it starts publishing (it starts at InitialAllocatorSize): the
+	// reader's blocks plus a 256-frame ring at up to ~8 Mbit/s. The pinned
+	// gomem grows by adding arenas of doubling size, made with `make` (not
+	// pooled above 16 KiB), and drops an extra arena whenever it empties,
+	// so a connection whose working set crosses its arenas' size keeps
+	// allocating megabytes: measured 1.16 allocated bytes per ingested byte
+	// with a 1 MiB arena and 2 Mbit/s pushers. 4 MiB is gomem's largest
+	// arena; pages are touched only as used. See session.growArena.
 	DefaultAllocatorSize = 4 << 20
 
 	// OutChunkSize is the chunk size the server announces and writes with.
@@ -52,4 +53,33 @@ const (
 
 	// WindowAckSize is announced to peers and used for our acknowledgements.
 	WindowAckSize = 2500000
+)
+
+// Setup, auth and memory.
+const (
+	// DefaultSetupTimeout is one fixed deadline from accept until a publish
+	// or play has started. Without it a peer that completes the handshake
+	// and then trickles commands, a byte per read timeout, holds a
+	// connection slot, a goroutine and a block forever.
+	DefaultSetupTimeout = 10 * time.Second
+
+	// DefaultAuthTimeout bounds one Authorizer call (an HTTP callback may
+	// hang); it runs on the connection goroutine, inside the setup deadline.
+	DefaultAuthTimeout = 5 * time.Second
+
+	// InitialAllocatorSize is a connection's first arena. A connection that
+	// has not published needs only the reader's blocks (16 KiB each) and a
+	// few command messages; starting every accepted socket with the
+	// publisher's 4 MiB arena made 100 idle sockets cost 400 MiB.
+	InitialAllocatorSize = 64 << 10
+
+	// ArenaPinBytes is the tail of a publisher's big arena kept allocated
+	// until teardown so gomem never drops (and later remakes) that arena
+	// when the ring momentarily empties it.
+	ArenaPinBytes = 64
+
+	// MaxArenaPins bounds the arenas a publisher's allocator is grown by
+	// (AllocatorSize / gomem's 4 MiB largest arena, rounded up); the config
+	// caps AllocatorSize at 64 MiB, which needs 16.
+	MaxArenaPins = 16
 )

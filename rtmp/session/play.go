@@ -13,10 +13,12 @@ import (
 	"github.com/zcingest/zerocopy/rtmp/chunk"
 )
 
-// Chunk stream ids the server writes media on (the ones ffmpeg uses too).
+// Chunk stream ids the server writes media and metadata on (the ones
+// ffmpeg uses too).
 const (
 	audioCSID = 4
 	videoCSID = 6
+	dataCSID  = 5
 )
 
 // player feeds one playing client from a host subscriber on its own
@@ -36,14 +38,14 @@ func (s *session) startPlay(streamID uint32, cmd amf0.Command) error {
 	if s.pub != nil || s.play != nil {
 		return errors.New("rtmp play: connection is already publishing or playing")
 	}
-	path, ok, err := s.streamName(cmd, s.cfg.PlayKey)
+	path, query, err := s.streamName(cmd)
 	if err != nil {
 		_ = s.status(streamID, "error", "NetStream.Play.Failed", "bad stream name")
 		return fmt.Errorf("rtmp play: %w", err)
 	}
-	if !ok {
-		_ = s.status(streamID, "error", "NetStream.Play.Failed", "play key rejected")
-		return fmt.Errorf("rtmp play %s: %w", path, ErrUnauthorized)
+	if err := s.authorize(host.ActionPlay, path, query); err != nil {
+		_ = s.status(streamID, "error", "NetStream.Play.Failed", "play refused")
+		return err
 	}
 	sub, err := s.host.Subscribe(path)
 	if err != nil {
@@ -75,6 +77,7 @@ func (s *session) startPlay(streamID uint32, cmd amf0.Command) error {
 	// idle read timeout would cut healthy playback; the write timeout and
 	// the stream's end bound a player instead.
 	s.br.SetReadTimeout(0)
+	_ = s.conn.SetReadDeadline(time.Time{}) // the setup deadline is met
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &player{s: s, sub: sub, streamID: streamID, cancel: cancel, done: make(chan struct{})}
 	s.play = p
@@ -86,7 +89,26 @@ func (s *session) startPlay(streamID uint32, cmd amf0.Command) error {
 func (p *player) run(ctx context.Context) {
 	defer close(p.done)
 	defer p.sub.Close()
+	// When the host cuts this subscriber (the stream ended and it had not
+	// caught up), it waits for our frame: a write blocked on a peer that
+	// does not read must fail now, not after WriteTimeout, so the frame is
+	// released and the publisher's allocator can be recycled.
+	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-p.sub.Cut():
+			p.s.haltWrites()
+		case <-stopWatch:
+		}
+	}()
+	defer func() { close(stopWatch); <-watchDone }()
 	p.err = p.loop(ctx)
+	select {
+	case <-p.sub.Cut():
+		p.err = fmt.Errorf("rtmp play: cut off by the host (the stream ended before the player caught up): %w", p.err)
+	default:
+	}
 	if errors.Is(p.err, io.EOF) {
 		// The stream ended: tell the player, then end the connection so the
 		// read loop (and the session) finish too.
@@ -106,7 +128,7 @@ func (p *player) loop(ctx context.Context) error {
 			return err
 		}
 		if v, a, changed := p.sub.Configs(); changed {
-			if err := p.writeConfigs(v, a, uint32(f.DTS/time.Millisecond)); err != nil {
+			if err := p.writeConfigs(v, a, p.sub.Metadata(), uint32(f.DTS/time.Millisecond)); err != nil {
 				f.Release()
 				return err
 			}
@@ -119,7 +141,9 @@ func (p *player) loop(ctx context.Context) error {
 	}
 }
 
-func (p *player) writeConfigs(v host.VideoConfig, a host.AudioConfig, ts uint32) error {
+// writeConfigs sends the stream's metadata (an onMetaData data message,
+// when the publisher sent one) and its sequence headers.
+func (p *player) writeConfigs(v host.VideoConfig, a host.AudioConfig, meta []byte, ts uint32) error {
 	var vbody, abody []byte
 	var err error
 	if v.Codec != codec.Unknown {
@@ -133,6 +157,11 @@ func (p *player) writeConfigs(v host.VideoConfig, a host.AudioConfig, ts uint32)
 		}
 	}
 	return p.s.send(func(w *chunk.Writer) error {
+		if meta != nil {
+			if err := w.Queue(chunk.Header{CSID: dataCSID, TypeID: chunk.TypeDataAMF0, StreamID: p.streamID, Timestamp: ts}, [][]byte{meta}); err != nil {
+				return err
+			}
+		}
 		if vbody != nil {
 			if err := w.Queue(chunk.Header{CSID: videoCSID, TypeID: chunk.TypeVideo, StreamID: p.streamID, Timestamp: ts}, [][]byte{vbody}); err != nil {
 				return err
@@ -158,10 +187,11 @@ func (p *player) writeFrame(f *host.Frame) error {
 	return p.s.send(func(w *chunk.Writer) error { return w.Queue(h, f.Payload.Buffers) })
 }
 
-// stop ends the player and waits for its goroutine. A write blocked on a
-// slow client is unblocked by an expired deadline.
+// stop ends the player and waits for its goroutine. Writes are halted for
+// good: one blocked on a slow client fails at once, and none can re-arm a
+// deadline after this.
 func (p *player) stop() {
 	p.cancel()
-	_ = p.s.conn.SetWriteDeadline(time.Unix(1, 0))
+	p.s.haltWrites()
 	<-p.done
 }

@@ -11,7 +11,7 @@ package session
 
 import (
 	"context"
-	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -20,8 +20,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/langhuihui/gomem"
 
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
@@ -41,18 +44,29 @@ type Host interface {
 
 // Config configures sessions. Zero fields take the defaults in limits.go.
 type Config struct {
-	Chunk            chunk.Options
+	Chunk chunk.Options
+	// HandshakeTimeout is one fixed deadline for the whole handshake,
+	// counted from accept; bytes trickling in do not extend it.
 	HandshakeTimeout time.Duration
-	ReadTimeout      time.Duration
-	WriteTimeout     time.Duration
-	BlockSize        int
-	AllocatorSize    int
-	// PublishKey, when set, must be given as the "key" query parameter of
-	// the stream name (rtmp://host/app/name?key=…) to publish. It is
-	// compared in constant time and never logged.
-	PublishKey string
-	// PlayKey likewise guards play when set.
-	PlayKey string
+	// SetupTimeout is one fixed deadline from accept until a publish or
+	// play has started: a peer that handshakes and then trickles commands
+	// is closed when it runs out.
+	SetupTimeout time.Duration
+	// ReadTimeout is the idle timeout of a publishing connection, re-armed
+	// as data arrives (players send almost nothing and have none).
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	BlockSize    int
+	// AllocatorSize is the arena a connection's allocator grows to when it
+	// starts publishing (the ring's frames live in it). Until then a
+	// connection has only InitialAllocatorSize.
+	AllocatorSize int
+	// Auth decides every publish and play; nil allows all. It is given the
+	// path and the raw query of the stream name ("name?key=…"), which is
+	// never logged.
+	Auth host.Authorizer
+	// AuthTimeout bounds one Auth call.
+	AuthTimeout time.Duration
 	// ReleaseAllocator, when set, is handed the connection allocator at the
 	// end of teardown instead of the session recycling it. It runs once, on
 	// the connection goroutine, after the session's last use of the
@@ -67,6 +81,12 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.SetupTimeout <= 0 {
+		c.SetupTimeout = DefaultSetupTimeout
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = DefaultAuthTimeout
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = DefaultReadTimeout
@@ -83,15 +103,21 @@ func (c Config) withDefaults() Config {
 // Errors a session can end with that callers (and tests) tell apart.
 var (
 	ErrUnauthorized = errors.New("rtmp: stream key rejected")
+	ErrForbidden    = errors.New("rtmp: publish or play not allowed")
+	ErrAuthFailed   = errors.New("rtmp: authorization could not be decided")
 	ErrUnpublished  = errors.New("rtmp: client unpublished")
 	errPeerHungUp   = errors.New("rtmp: peer closed the connection while publishing")
 	errWrite        = errors.New("rtmp write")
+	errWritesHalted = errors.New("rtmp: writes stopped (player stopped or cut off by the host)")
 )
 
 // Stats describe a finished session.
 type Stats struct {
-	BytesRead     int64
-	BytesCopied   int64 // control path only: straddling header integers, commands, sequence headers
+	BytesRead int64
+	// BytesCopied counts every byte copied on the way in: chunk payloads
+	// below the zero-copy chunk size, straddling header integers, commands,
+	// metadata and sequence headers.
+	BytesCopied   int64
 	MediaMessages int64
 	Ingest        ingest.Stats
 	AllocMalloc   int64
@@ -111,8 +137,10 @@ type session struct {
 	br    *bufreader.Reader
 	cr    *chunk.Reader
 
-	wmu sync.Mutex // guards cw: commands from the read loop vs. play egress
-	cw  *chunk.Writer
+	wmu    sync.Mutex // guards cw: commands from the read loop vs. play egress
+	cw     *chunk.Writer
+	halted atomic.Bool // writes stopped for good (see haltWrites)
+	start  time.Time   // accept: the setup deadline counts from here
 
 	app         string
 	streams     int
@@ -133,6 +161,14 @@ type session struct {
 	leak     bool // frames outlived the publish: never recycle the allocator
 	reporter host.IngestReporter
 	playErr  error
+	metadata []byte // onMetaData body (string + values) received before a publish
+	pins     [][]byte
+
+	// reported is what the connection's counters were at the last report;
+	// base is what earlier publishers on this connection were told, so each
+	// publisher's figures start where the previous one's ended (the host
+	// adds the deltas of each publisher's cumulative reports).
+	reported, base host.IngestStats
 }
 
 // Serve runs one RTMP connection until it ends and returns why it ended
@@ -140,8 +176,9 @@ type session struct {
 // never panics on peer input; the caller closes conn.
 func Serve(conn net.Conn, cfg Config, h Host, log *slog.Logger) (Stats, error) {
 	cfg = cfg.withDefaults()
-	s := &session{cfg: cfg, conn: conn, host: h, log: log}
-	s.alloc = pool.NewAllocator(cfg.AllocatorSize)
+	s := &session{cfg: cfg, conn: conn, host: h, log: log, start: time.Now()}
+	// Small until the connection publishes (see InitialAllocatorSize).
+	s.alloc = pool.NewAllocator(InitialAllocatorSize)
 	s.br = bufreader.New(conn, bufreader.Options{Allocator: s.alloc, BlockSize: cfg.BlockSize, ReadTimeout: cfg.ReadTimeout})
 	err := s.run()
 	if errors.Is(err, errWrite) && peerGone(err) {
@@ -157,12 +194,25 @@ func Serve(conn net.Conn, cfg Config, h Host, log *slog.Logger) (Stats, error) {
 }
 
 func (s *session) run() error {
-	_ = s.conn.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	// Until a publish or play starts the connection runs on fixed
+	// deadlines, which the reader's per-fill idle timeout would push back
+	// every time a byte arrives: switch it off until then.
+	s.br.SetReadTimeout(0)
+	setup := s.start.Add(s.cfg.SetupTimeout)
+	hs := s.start.Add(s.cfg.HandshakeTimeout)
+	if setup.Before(hs) {
+		hs = setup
+	}
+	_ = s.conn.SetDeadline(hs)
 	res, err := handshake.Serve(s.br, s.conn, handshake.Options{})
 	if err != nil {
+		if isTimeout(err) {
+			return fmt.Errorf("rtmp handshake not finished within %v: %w", s.cfg.HandshakeTimeout, err)
+		}
 		return err
 	}
-	_ = s.conn.SetDeadline(time.Time{})
+	_ = s.conn.SetWriteDeadline(time.Time{})
+	_ = s.conn.SetReadDeadline(setup)
 	s.stats.Handshake = res
 	s.cr = chunk.NewReader(s.br, s.cfg.Chunk)
 	s.cw = chunk.NewWriter(s.conn, chunk.DefaultChunkSize)
@@ -171,6 +221,9 @@ func (s *session) run() error {
 	defer msg.Free(s.alloc)
 	for {
 		if err := s.cr.ReadMessage(&msg); err != nil {
+			if s.stats.Role == "" && isTimeout(err) {
+				return fmt.Errorf("rtmp: no publish or play within %v of connecting: %w", s.cfg.SetupTimeout, err)
+			}
 			return err
 		}
 		err := s.handle(&msg)
@@ -205,10 +258,35 @@ func (s *session) handle(msg *chunk.Message) error {
 			body = body[1:] // AMF3 command messages start with a 0 byte, then AMF0
 		}
 		return s.command(msg.StreamID, body)
+	case chunk.TypeDataAMF0, chunk.TypeDataAMF3:
+		if msg.Payload.Size > MaxCommandSize {
+			return nil // no metadata is that large (cue points with blobs can be): dropped, not decoded
+		}
+		body, err := s.contiguous(msg)
+		if err != nil {
+			return err
+		}
+		if msg.TypeID == chunk.TypeDataAMF3 && len(body) > 0 && body[0] == 0 {
+			body = body[1:] // AMF3 data messages may start with a 0 byte, then AMF0
+		}
+		return s.data(body)
+	case chunk.TypeAggregate:
+		copied, err := chunk.SplitAggregate(s.alloc, msg, func(sub *chunk.Message) error {
+			switch sub.TypeID {
+			case chunk.TypeAudio, chunk.TypeVideo, chunk.TypeDataAMF0:
+				return s.handle(sub)
+			}
+			return nil // anything else in an aggregate is dropped (freed by SplitAggregate)
+		})
+		s.controlCopy += copied
+		if err != nil {
+			return fmt.Errorf("rtmp aggregate message: %w", err)
+		}
+		return nil
 	case chunk.TypeWindowAckSize:
 		body, err := s.contiguous(msg)
 		if err == nil && len(body) >= 4 {
-			s.peerWindow = uint32(body[0])<<24 | uint32(body[1])<<16 | uint32(body[2])<<8 | uint32(body[3])
+			s.peerWindow = binary.BigEndian.Uint32(body)
 		}
 		return err
 	case chunk.TypeUserControl:
@@ -216,13 +294,55 @@ func (s *session) handle(msg *chunk.Message) error {
 		if err != nil {
 			return err
 		}
-		if len(body) >= 6 && body[0] == 0 && body[1] == chunk.EventPingRequest {
-			ts := uint32(body[2])<<24 | uint32(body[3])<<16 | uint32(body[4])<<8 | uint32(body[5])
+		if len(body) >= 6 && binary.BigEndian.Uint16(body) == chunk.EventPingRequest {
+			ts := binary.BigEndian.Uint32(body[2:])
 			return s.send(func(w *chunk.Writer) error { return w.QueueUserControl(chunk.EventPingResponse, ts) })
 		}
 	}
-	// Acknowledgements, bandwidth, data messages (@setDataFrame/onMetaData)
-	// and anything unknown carry nothing we need.
+	// Acknowledgements, bandwidth and anything unknown carry nothing we need.
+	return nil
+}
+
+// data keeps the latest onMetaData (sent bare or as @setDataFrame's
+// argument) and hands it to the publisher. Other data messages, and ones
+// that do not decode, are ignored: they carry nothing a stream needs.
+func (s *session) data(body []byte) error {
+	v, n, err := amf0.Decode(body)
+	if err != nil {
+		return nil
+	}
+	if name, _ := v.(string); name == "@setDataFrame" {
+		body = body[n:]
+		if v, _, err = amf0.Decode(body); err != nil {
+			return nil
+		}
+	}
+	if name, _ := v.(string); name != "onMetaData" {
+		return nil
+	}
+	if _, err := amf0.DecodeAll(body); err != nil {
+		return nil
+	}
+	// An FLV script tag body: "onMetaData" and its values. A publisher
+	// keeps its own copy; one sent before publish is kept here until then.
+	if s.pub == nil {
+		s.metadata = append(s.metadata[:0], body...)
+		s.controlCopy += int64(len(body))
+		return nil
+	}
+	s.metadata = nil
+	return s.setMetadata(body)
+}
+
+// setMetadata gives metadata to the publisher, if it keeps any (it copies).
+func (s *session) setMetadata(body []byte) error {
+	ms, ok := s.pub.(host.MetadataSetter)
+	if !ok || body == nil {
+		return nil
+	}
+	if err := ms.SetMetadata(body); err != nil {
+		return fmt.Errorf("rtmp publish %s: metadata: %w", s.path, err)
+	}
 	return nil
 }
 
@@ -252,18 +372,37 @@ func (s *session) maybeAck() error {
 	return s.send(func(w *chunk.Writer) error { return w.QueueAck(uint32(read)) })
 }
 
-// send queues and flushes control output under the writer lock.
+// send queues and flushes control output under the writer lock. After
+// haltWrites it fails at once.
 func (s *session) send(queue func(w *chunk.Writer) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.halted.Load() {
+		return fmt.Errorf("%w: %w", errWrite, errWritesHalted)
+	}
 	if err := queue(s.cw); err != nil {
 		return err
 	}
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if s.halted.Load() {
+		// haltWrites ran between the check above and our deadline: its
+		// expired deadline must win over the one we just armed.
+		_ = s.conn.SetWriteDeadline(time.Unix(1, 0))
+	}
 	if err := s.cw.Flush(); err != nil {
 		return fmt.Errorf("%w: %w", errWrite, err)
 	}
 	return nil
+}
+
+// haltWrites stops every write on the connection for good, from any
+// goroutine and without waiting for the writer lock: a write in progress
+// fails at once (expired deadline) and later ones are refused. Setting the
+// flag before the deadline pairs with the re-check in send, so a send that
+// re-arms its deadline concurrently cannot outlast it.
+func (s *session) haltWrites() {
+	s.halted.Store(true)
+	_ = s.conn.SetWriteDeadline(time.Unix(1, 0))
 }
 
 func (s *session) sendCommand(streamID uint32, body []byte) error {
@@ -359,34 +498,75 @@ func (s *session) connect(cmd amf0.Command) error {
 	})
 }
 
-// streamName splits "name?key=…" into the path and whether the key matches.
-func (s *session) streamName(cmd amf0.Command, want string) (path string, authorized bool, err error) {
+// streamName splits the stream name "name?query" into the hub path
+// (app/name) and the raw query, which may carry secrets (never log it).
+func (s *session) streamName(cmd amf0.Command) (path, query string, err error) {
 	if s.app == "" {
-		return "", false, errors.New("publish or play before connect")
+		return "", "", errors.New("publish or play before connect")
 	}
 	if len(cmd.Args) == 0 {
-		return "", false, errors.New("missing stream name")
+		return "", "", errors.New("missing stream name")
 	}
 	name, _ := cmd.Args[0].(string)
 	if err := limit.Check("MaxURLLength", int64(len(name)), MaxURLLength); err != nil {
-		return "", false, err
+		return "", "", err
 	}
-	query := ""
-	if i := strings.IndexByte(name, '?'); i >= 0 {
-		name, query = name[:i], name[i+1:]
-	}
+	name, query, _ = strings.Cut(name, "?")
 	name = strings.Trim(name, "/")
 	if name == "" || strings.Contains(name, "..") {
-		return "", false, errors.New("bad stream name")
+		return "", "", errors.New("bad stream name")
 	}
-	path = s.app + "/" + name
-	if want == "" {
-		return path, true, nil
-	}
-	q, _ := url.ParseQuery(query)
-	got := q.Get("key")
-	return path, subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1, nil
+	return s.app + "/" + name, query, nil
 }
+
+// authorize asks cfg.Auth about one publish or play. A refusal wraps
+// ErrUnauthorized, ErrForbidden or ErrAuthFailed (and the Authorizer's own
+// error, with any query value it echoed redacted).
+func (s *session) authorize(action host.Action, path, query string) error {
+	if s.cfg.Auth == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.AuthTimeout)
+	defer cancel()
+	err := s.cfg.Auth.Authorize(ctx, host.AuthRequest{Action: action, Protocol: "rtmp", Path: path, Query: query, Remote: s.conn.RemoteAddr().String()})
+	if err == nil {
+		return nil
+	}
+	kind := ErrAuthFailed
+	switch {
+	case errors.Is(err, host.ErrUnauthorized):
+		kind = ErrUnauthorized
+	case errors.Is(err, host.ErrForbidden):
+		kind = ErrForbidden
+	}
+	return fmt.Errorf("rtmp %s %s: %w: %w", action, path, kind, redacted{err, query})
+}
+
+// redacted is an Authorizer's error with the query's values blanked out of
+// its text, so a careless Authorizer cannot put a key into our logs.
+type redacted struct {
+	err   error
+	query string
+}
+
+func (r redacted) Error() string {
+	msg := r.err.Error()
+	if r.query == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, r.query, "[query]")
+	q, _ := url.ParseQuery(r.query)
+	for _, vs := range q {
+		for _, v := range vs {
+			if len(v) >= 3 {
+				msg = strings.ReplaceAll(msg, v, "[redacted]")
+			}
+		}
+	}
+	return msg
+}
+
+func (r redacted) Unwrap() error { return r.err }
 
 func (s *session) status(streamID uint32, level, code, desc string) error {
 	return s.statusInto(&s.out, streamID, level, code, desc)
@@ -409,14 +589,14 @@ func (s *session) publish(streamID uint32, cmd amf0.Command) error {
 	if s.pub != nil || s.play != nil {
 		return errors.New("rtmp publish: connection is already publishing or playing")
 	}
-	path, ok, err := s.streamName(cmd, s.cfg.PublishKey)
+	path, query, err := s.streamName(cmd)
 	if err != nil {
 		_ = s.status(streamID, "error", "NetStream.Publish.BadName", "bad stream name")
 		return fmt.Errorf("rtmp publish: %w", err)
 	}
-	if !ok {
-		_ = s.status(streamID, "error", "NetStream.Publish.Unauthorized", "publish key rejected")
-		return fmt.Errorf("rtmp publish %s: %w", path, ErrUnauthorized)
+	if err := s.authorize(host.ActionPublish, path, query); err != nil {
+		_ = s.status(streamID, "error", "NetStream.Publish.BadName", "publish refused")
+		return err
 	}
 	pub, err := s.host.Publish(host.PublishRequest{Path: path, Protocol: "rtmp", Remote: s.conn.RemoteAddr().String()})
 	if err != nil {
@@ -424,9 +604,19 @@ func (s *session) publish(streamID uint32, cmd amf0.Command) error {
 		return fmt.Errorf("rtmp publish %s: %w", path, err)
 	}
 	s.pub, s.path = pub, path
+	// A new publisher's counters start where the previous one's ended.
 	s.reporter, _ = pub.(host.IngestReporter)
+	s.base = s.reported
 	s.stats.Path, s.stats.Role = path, "publish"
+	s.growArena()
 	s.flvPub = ingest.NewFLVPublisher(pub, s.alloc)
+	// Publishing: the setup deadline gives way to the idle timeout,
+	// re-armed as data arrives.
+	s.br.SetReadTimeout(s.cfg.ReadTimeout)
+	_ = s.conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	if err := s.setMetadata(s.metadata); err != nil { // sent before publish
+		return err
+	}
 	// The host ends a publish (kick, timeout, shutdown) by cancelling its
 	// context; closing the socket ends the read loop on this goroutine,
 	// which then frees everything in order.
@@ -447,38 +637,104 @@ func (s *session) endPublish(reason error) {
 	}
 	s.stopKick()
 	s.reportIngest()
-	if st := s.flvPub.Stats(); true {
-		s.stats.Ingest.VideoFrames += st.VideoFrames
-		s.stats.Ingest.AudioFrames += st.AudioFrames
-		s.stats.Ingest.ConfigBytesCopied += st.ConfigBytesCopied
-		s.stats.Ingest.Ignored += st.Ignored
-	}
-	if !s.pub.Close(reason) && s.cfg.ReleaseAllocator == nil {
-		s.log.Error("publisher frames still held by readers; the connection allocator will not be recycled", "path", s.path)
+	st := s.flvPub.Stats()
+	s.stats.Ingest.VideoFrames += st.VideoFrames
+	s.stats.Ingest.AudioFrames += st.AudioFrames
+	s.stats.Ingest.ConfigBytesCopied += st.ConfigBytesCopied
+	s.stats.Ingest.Ignored += st.Ignored
+	if !s.pub.Close(reason) && s.cfg.ReleaseAllocator == nil && !s.leak {
+		s.log.Error("publisher frames still held by readers; the connection allocator is abandoned to the garbage collector instead of recycled", "path", s.path)
 		s.leak = true
 	}
 	s.log.Info("rtmp publish ended", "path", s.path, "reason", reasonText(reason))
 	s.pub, s.flvPub = nil, nil
 }
 
+// copied is every byte the connection copied so far: the reader's
+// straddling integers, chunk payloads copied below the zero-copy chunk
+// size, commands, metadata and sequence headers.
+func (s *session) copied() int64 {
+	n := s.br.Stats().BytesCopied + s.controlCopy + s.stats.Ingest.ConfigBytesCopied
+	if s.cr != nil {
+		n += s.cr.Stats().BytesCopied
+	}
+	if s.flvPub != nil {
+		n += s.flvPub.Stats().ConfigBytesCopied
+	}
+	return n
+}
+
 // reportIngest passes the connection's counters to the host's metrics.
 // It runs after every media message (cheap: a few atomic adds) and once
-// more after teardown so the allocator totals end balanced.
+// more after teardown so the allocator totals end balanced. The host sums
+// the deltas of each publisher's cumulative figures, so each publisher on
+// this connection is told only what happened since the previous one's
+// last report: a republish does not count the first publish twice.
 func (s *session) reportIngest() {
 	if s.reporter == nil {
 		return
 	}
-	bs := s.br.Stats()
-	copied := bs.BytesCopied + s.controlCopy + s.stats.Ingest.ConfigBytesCopied
-	if s.flvPub != nil {
-		copied += s.flvPub.Stats().ConfigBytesCopied
-	}
-	s.reporter.ReportIngest(host.IngestStats{
-		BytesRead:   bs.BytesRead,
-		BytesCopied: copied,
+	s.reported = host.IngestStats{
+		BytesRead:   s.br.Stats().BytesRead,
+		BytesCopied: s.copied(),
 		AllocMalloc: s.alloc.GetTotalMalloc(),
 		AllocFree:   s.alloc.GetTotalFree(),
+	}
+	s.reporter.ReportIngest(host.IngestStats{
+		BytesRead:   s.reported.BytesRead - s.base.BytesRead,
+		BytesCopied: s.reported.BytesCopied - s.base.BytesCopied,
+		AllocMalloc: s.reported.AllocMalloc - s.base.AllocMalloc,
+		AllocFree:   s.reported.AllocFree - s.base.AllocFree,
 	})
+}
+
+// growArena gives a connection that starts publishing the arena its ring
+// needs. The pinned gomem appends an arena, of double the last one's size
+// (at most gomem.MaxBlockSize), only when no arena has room, and drops an
+// arena as soon as it empties while another exists; so a publisher whose
+// frames outgrow a small arena would keep making and dropping arenas with
+// make (garbage above 16 KiB). Mallocing a request of the arena's size
+// forces the arena into existence; all of it but a small tail is freed at
+// once, and the tail (a pin) keeps the arena from ever emptying until
+// teardown frees it. Pins are taken until the arenas add up to
+// cfg.AllocatorSize.
+func (s *session) growArena() {
+	if s.pins != nil {
+		return
+	}
+	for range MaxArenaPins {
+		total := 0
+		for _, c := range s.alloc.GetChildren() {
+			total += c.Size
+		}
+		if total >= s.cfg.AllocatorSize {
+			break
+		}
+		arenas := len(s.alloc.GetChildren())
+		b := pool.Malloc(s.alloc, min(s.cfg.AllocatorSize-total, gomem.MaxBlockSize))
+		if len(b) <= ArenaPinBytes || len(s.alloc.GetChildren()) == arenas {
+			pool.Free(s.alloc, b) // it fit in an arena we have: nothing to pin
+			break
+		}
+		pool.Free(s.alloc, b[:len(b)-ArenaPinBytes])
+		s.pins = append(s.pins, b[len(b)-ArenaPinBytes:])
+	}
+	if s.pins == nil {
+		s.pins = [][]byte{} // grown (or nothing to grow): do not try again
+	}
+}
+
+// freePins releases the arena pins (teardown, before the balance check).
+func (s *session) freePins() {
+	for _, b := range s.pins {
+		pool.Free(s.alloc, b)
+	}
+	s.pins = nil
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 func peerGone(err error) bool {
@@ -515,9 +771,9 @@ func (s *session) teardown(runErr error) {
 	if s.cr != nil {
 		s.cr.Close()
 	}
-	bs := s.br.Stats()
-	s.stats.BytesRead = bs.BytesRead
-	s.stats.BytesCopied = bs.BytesCopied + s.controlCopy + s.stats.Ingest.ConfigBytesCopied
+	s.freePins()
+	s.stats.BytesRead = s.br.Stats().BytesRead
+	s.stats.BytesCopied = s.copied()
 	s.br.Recycle()
 	s.reportIngest()
 	s.stats.AllocMalloc, s.stats.AllocFree = s.alloc.GetTotalMalloc(), s.alloc.GetTotalFree()
@@ -525,9 +781,16 @@ func (s *session) teardown(runErr error) {
 		s.cfg.ReleaseAllocator(s.alloc)
 		return
 	}
-	if !s.leak && pool.Balanced(s.alloc) {
+	switch {
+	case s.leak:
+		// Frames outlived the publish (logged in endPublish): the pool
+		// drops its references, and the GC takes the allocator once the
+		// last frame is dropped.
+		pool.Abandon(s.alloc)
+	case pool.Balanced(s.alloc):
 		pool.Recycle(s.alloc)
-	} else if !s.leak {
-		s.log.Error("connection allocator unbalanced at teardown; not recycling it", "in_use", pool.InUse(s.alloc))
+	default:
+		s.log.Error("connection allocator unbalanced at teardown; abandoning it to the garbage collector", "in_use", pool.InUse(s.alloc))
+		pool.Abandon(s.alloc)
 	}
 }

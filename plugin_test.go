@@ -48,6 +48,13 @@ type testServer struct {
 // Cleanup shuts it down and checks allocators and goroutines.
 func startServer(t *testing.T, rtmpExtra string) *testServer {
 	t.Helper()
+	return startServerWith(t, "    reconnectwait: 0s # players end with their publisher (TestRTMPEncoderReconnect covers the grace period)\n", rtmpExtra)
+}
+
+// startServerWith is startServer with publishExtra appended to the
+// global.publish section.
+func startServerWith(t *testing.T, publishExtra, rtmpExtra string) *testServer {
+	t.Helper()
 	base := runtime.NumGoroutine()
 	yaml := fmt.Sprintf(`global:
   loglevel: debug
@@ -55,13 +62,12 @@ func startServer(t *testing.T, rtmpExtra string) *testServer {
     listenaddr: 127.0.0.1:0
   publish:
     closewait: 2s
-    reconnectwait: 0s # players end with their publisher (reconnect_test covers the grace period)
-  subscribe:
+%s  subscribe:
     waittimeout: 10s
 zerocopy:
   rtmp:
     listenaddr: 127.0.0.1:0
-%s`, rtmpExtra)
+%s`, publishExtra, rtmpExtra)
 	file, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)

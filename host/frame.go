@@ -11,7 +11,6 @@ import (
 	"github.com/langhuihui/gomem"
 
 	"github.com/zcingest/zerocopy/codec"
-	"github.com/zcingest/zerocopy/flv"
 	"github.com/zcingest/zerocopy/pool"
 )
 
@@ -274,8 +273,9 @@ type VideoConfig struct {
 	// or length prefixes.
 	VPS, SPS, PPS [][]byte
 	// SequenceHeader is the FLV tag body of the sequence header when the
-	// protocol received one (RTMP); egress then forwards it unchanged. When
-	// empty, FLVSequenceHeader derives it from the parameter sets.
+	// protocol received one (RTMP); FLV egress then forwards it unchanged.
+	// When empty, FLV egress derives one from the parameter sets
+	// (flv.VideoSequenceHeaderBody); host itself knows no container.
 	SequenceHeader []byte
 }
 
@@ -286,7 +286,8 @@ type AudioConfig struct {
 	// config=, or derived from an ADTS header).
 	ASC                  []byte
 	SampleRate, Channels int
-	// SequenceHeader is the FLV tag body carrying the ASC, when received.
+	// SequenceHeader is the FLV tag body carrying the ASC, when received
+	// (see flv.AudioSequenceHeaderBody).
 	SequenceHeader []byte
 }
 
@@ -313,37 +314,6 @@ func cloneSets(sets [][]byte) [][]byte {
 		out[i] = bytes.Clone(s)
 	}
 	return out
-}
-
-// FLVSequenceHeader returns the FLV video tag body announcing this
-// configuration: SequenceHeader when set, else an AVC sequence header built
-// from SPS and PPS. H.265 without a received sequence header is not derived
-// (it needs the SPS's profile_tier_level parsed) and returns an error.
-func (c VideoConfig) FLVSequenceHeader() ([]byte, error) {
-	if len(c.SequenceHeader) > 0 {
-		return c.SequenceHeader, nil
-	}
-	if c.Codec != codec.H264 || len(c.SPS) == 0 || len(c.SPS[0]) < 4 || len(c.PPS) == 0 {
-		return nil, fmt.Errorf("host: no FLV sequence header can be derived for %v with %d SPS and %d PPS", c.Codec, len(c.SPS), len(c.PPS))
-	}
-	rec := codec.AVCConfig{Version: 1, Profile: c.SPS[0][1], Compatibility: c.SPS[0][2], Level: c.SPS[0][3], LengthSize: 4, SPS: c.SPS, PPS: c.PPS}
-	body, err := flv.AppendVideoHeader(nil, flv.VideoTag{Codec: codec.H264, FrameType: flv.FrameKey, PacketType: flv.PacketSequenceHeader})
-	if err != nil {
-		return nil, err
-	}
-	return rec.Append(body)
-}
-
-// FLVSequenceHeader returns the FLV audio tag body carrying the ASC:
-// SequenceHeader when set, else built from ASC.
-func (c AudioConfig) FLVSequenceHeader() ([]byte, error) {
-	if len(c.SequenceHeader) > 0 {
-		return c.SequenceHeader, nil
-	}
-	if c.Codec != codec.AAC || len(c.ASC) == 0 {
-		return nil, fmt.Errorf("host: no FLV sequence header can be derived for %v", c.Codec)
-	}
-	return append(flv.AppendAACHeader(nil, true), c.ASC...), nil
 }
 
 // Publisher is one live publish. All methods except Context and Path must
@@ -398,4 +368,11 @@ type IngestReporter interface {
 // (onMetaData) for joiners. The data is copied.
 type MetadataSetter interface {
 	SetMetadata(data []byte) error
+}
+
+// SubscriberCounter is implemented by publishers that know how many players
+// read them, so a pull started on demand can end some time after the last
+// one leaves.
+type SubscriberCounter interface {
+	Subscribers() int
 }

@@ -54,6 +54,9 @@ type Plugin interface {
 	Dispose()
 }
 
+// OnDemand starts publishing path if it can (see Services.AddOnDemand).
+type OnDemand func(path string) bool
+
 // ListenOptions bound what one TCP listener accepts. Caps limit
 // concurrent connections only; they never ban by rate, so a burst of short
 // connections is served once it ends. Zero means no cap.
@@ -107,6 +110,15 @@ type Services interface {
 	// play, including the host's own egress (HTTP-FLV). nil restores
 	// AllowAll.
 	SetAuthorizer(a Authorizer)
+	// AddOnDemand registers a handler the host calls, on a goroutine of
+	// its own, when a player asks for a path that nothing publishes (m7s:
+	// the pull proxies' on-demand mode). A handler that can publish the
+	// path (pull it from a camera or a parent node) starts doing so and
+	// returns true; the player keeps waiting for the publish up to
+	// global.subscribe.waittimeout. The host calls the handlers in order
+	// until one returns true, at most once per path until that path is
+	// published or the attempt is over.
+	AddOnDemand(h OnDemand)
 	// ListenQUIC makes the host accept QUIC connections on UDP addr and
 	// run handler for each one (m7s: quic.listenaddr + OnQUICConnect). It
 	// returns the bound UDP address (useful with port 0).

@@ -64,6 +64,11 @@ type Options struct {
 	// SubscribeWait is how long a subscriber waits for its stream to be
 	// published before it is refused.
 	SubscribeWait time.Duration
+	// OnDemand, when set, is called on a goroutine of its own when a
+	// subscriber waits for a path that nothing publishes, at most once per
+	// path while an attempt for it is pending (see host.Services.AddOnDemand).
+	// It returns whether a publish may follow.
+	OnDemand func(path string) bool
 }
 
 // Defaults for Options.
@@ -104,6 +109,8 @@ type Hub struct {
 	// waiting holds, per path, the placeholder stream the subscribers of
 	// an ended publish wait in for a returning publisher (ReconnectWait).
 	waiting map[string]*Stream
+	// demanding marks paths with an on-demand publish attempt pending.
+	demanding map[string]bool
 	// closing holds the unpublished streams whose Close still runs.
 	closing map[*Stream]struct{}
 	closed  bool
@@ -305,6 +312,8 @@ func (h *Hub) SubscribeWait(ctx context.Context, path string, wait time.Duration
 		)
 		if s != nil {
 			sub, err = s.subscribe()
+		} else {
+			h.demandLocked(path)
 		}
 		h.mu.Unlock()
 		if s != nil {
@@ -321,6 +330,39 @@ func (h *Hub) SubscribeWait(ctx context.Context, path string, wait time.Duration
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// demandLocked asks the OnDemand handler to publish path, unless an
+// attempt is already pending. The attempt stays pending (no second call)
+// for SubscribeWait, the time a player waits for it.
+func (h *Hub) demandLocked(path string) {
+	if h.opts.OnDemand == nil || h.demanding[path] {
+		return
+	}
+	if h.demanding == nil {
+		h.demanding = map[string]bool{}
+	}
+	h.demanding[path] = true
+	wait := max(h.opts.SubscribeWait, time.Second)
+	h.watchers.Add(1)
+	go func() {
+		defer h.watchers.Done()
+		ok := h.opts.OnDemand(path)
+		if ok {
+			// Leave the attempt pending while a player could still be
+			// waiting for it, so players joining meanwhile do not start a
+			// second pull; the pull's own publish ends the wait sooner.
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-h.stop:
+			}
+		}
+		h.mu.Lock()
+		delete(h.demanding, path)
+		h.mu.Unlock()
+	}()
 }
 
 // Stream returns the live stream at path, or nil.

@@ -208,6 +208,13 @@ func (s *Stream) SetAudioConfig(c host.AudioConfig) error {
 	return nil
 }
 
+// Subscribers implements host.SubscriberCounter.
+func (s *Stream) Subscribers() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.subs)
+}
+
 // SetMetadata implements host.MetadataSetter; data is copied.
 func (s *Stream) SetMetadata(data []byte) error {
 	data = bytes.Clone(data)

@@ -72,6 +72,9 @@ type Frame struct {
 	owner *FramePool
 	next  *Frame   // link in the owner's return stack
 	small [][]byte // the frame's own ranges slice; Payload.Buffers may be a borrowed larger one
+	// holders own the foreign memory Payload points into (foreign.go);
+	// when set, Payload is not the allocator's and is never freed to it.
+	holders []Holder
 }
 
 // MovePayload moves m's ranges into f.Payload without copying any payload
@@ -199,7 +202,11 @@ func (p *FramePool) Discard(f *Frame) {
 }
 
 func (p *FramePool) recycle(f *Frame) {
-	pool.FreeMemory(p.alloc, &f.Payload)
+	if len(f.holders) > 0 {
+		f.releaseForeign()
+	} else {
+		pool.FreeMemory(p.alloc, &f.Payload)
+	}
 	if f.small != nil && cap(f.Payload.Buffers) > cap(f.small) {
 		p.large = append(p.large, f.Payload.Buffers)
 		f.Payload.Buffers = f.small[:0]

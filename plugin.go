@@ -19,6 +19,7 @@ import (
 
 	"github.com/zcingest/zerocopy/auth"
 	"github.com/zcingest/zerocopy/host"
+	rtspserver "github.com/zcingest/zerocopy/rtsp/server"
 )
 
 // Config is the `zerocopy:` section. Keys are the lowercased field names.
@@ -26,6 +27,7 @@ type Config struct {
 	Enable bool        `default:"true" desc:"turn the whole plugin off with false"`
 	Auth   auth.Config `desc:"who may publish and play, for every protocol and the host's HTTP-FLV (?key=<value> on the stream path)"`
 	RTMP   RTMPConfig  `desc:"RTMP ingest and play"`
+	RTSP   RTSPConfig  `desc:"RTSP ingest (ANNOUNCE/RECORD) and play, over TCP interleaved and UDP"`
 }
 
 // ZeroCopy is the plugin.
@@ -36,6 +38,9 @@ type ZeroCopy struct {
 	// auth decides every publish and play; Start sets it before any
 	// protocol starts and installs it in the host too.
 	auth host.Authorizer
+	// rtsp is the RTSP server while it runs (its UDP goroutines end in
+	// Dispose).
+	rtsp *rtspserver.Server
 }
 
 func init() {
@@ -67,6 +72,11 @@ func (p *ZeroCopy) Start(svc host.Services) error {
 	if p.cfg.RTMP.Enable {
 		if err := p.startRTMP(); err != nil {
 			return keyError("zerocopy.rtmp", err)
+		}
+	}
+	if p.cfg.RTSP.Enable {
+		if err := p.startRTSP(); err != nil {
+			return keyError("zerocopy.rtsp", err)
 		}
 	}
 	return nil
@@ -108,6 +118,7 @@ func keyError(section string, err error) error {
 	return fmt.Errorf("%s: %w", section, err)
 }
 
-// Dispose has nothing to release: the host closes the listeners and waits
-// for every connection goroutine, and each connection frees its own memory.
-func (p *ZeroCopy) Dispose() {}
+// Dispose ends the RTSP UDP goroutines; everything else is released
+// already: the host closes the listeners and waits for every connection
+// goroutine, and each connection frees its own memory.
+func (p *ZeroCopy) Dispose() { p.stopRTSP() }

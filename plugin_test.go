@@ -67,7 +67,7 @@ func startServerWith(t *testing.T, publishExtra, rtmpExtra string) *testServer {
 zerocopy:
   rtmp:
     listenaddr: 127.0.0.1:0
-%s`, publishExtra, rtmpExtra)
+%s%s`, publishExtra, rtmpExtra, testutil.LoopbackProtocols)
 	file, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func rhStart(t *testing.T, rtmpExtra string) *rhServer {
 zerocopy:
   rtmp:
     listenaddr: 127.0.0.1:0
-%s`, rtmpExtra)
+%s%s`, rtmpExtra, testutil.LoopbackProtocols)
 	file, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestRTMPConnectionCaps(t *testing.T) {
 // session cannot work with.
 func TestRTMPConfigRanges(t *testing.T) {
 	for _, kv := range []string{"allocatorsize: 1024", "maxmessagelength: 16777217", "handshaketimeout: -1s", "maxconnections: -1"} {
-		yaml := "zerocopy:\n  rtmp:\n    " + kv + "\n"
+		yaml := "zerocopy:\n  rtmp:\n    " + kv + "\n" + testutil.LoopbackProtocols
 		file, err := config.Parse("test.yaml", []byte(yaml))
 		if err == nil {
 			_, err = server.BuildConfig(file, nil)

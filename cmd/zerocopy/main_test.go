@@ -19,7 +19,7 @@ import (
 // checks the banner and the API, and stops it with SIGTERM.
 func TestRunServesAndDrainsOnSignal(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	yaml := "global:\n  loglevel: warn\n  http:\n    listenaddr: 127.0.0.1:0\nzerocopy:\n  rtmp:\n    listenaddr: 127.0.0.1:0\n"
+	yaml := "global:\n  loglevel: warn\n  http:\n    listenaddr: 127.0.0.1:0\nzerocopy:\n  rtmp:\n    listenaddr: 127.0.0.1:0\n" + testutil.LoopbackProtocols
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

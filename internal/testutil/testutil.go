@@ -47,3 +47,14 @@ func WaitGoroutines(t testing.TB, base int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// LoopbackProtocols is the config YAML, at the indentation of a
+// `zerocopy:` subsection, that puts every protocol other than RTMP on
+// kernel-chosen loopback ports. A test config that left them out would bind
+// the fixed default ports (8554, 8000/8001 …), which collide when test
+// binaries run in parallel.
+const LoopbackProtocols = `  rtsp:
+    listenaddr: 127.0.0.1:0
+    rtpaddress: 127.0.0.1:0
+    rtcpaddress: 127.0.0.1:0
+`

@@ -1,0 +1,89 @@
+package zerocopy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/zcingest/zerocopy/host"
+	rtspserver "github.com/zcingest/zerocopy/rtsp/server"
+)
+
+// RTSPConfig is the `zerocopy.rtsp` section. Numeric and duration fields
+// carry min/max tags the config loader enforces; a timeout of 0s takes the
+// server's default.
+type RTSPConfig struct {
+	Enable     bool   `default:"true" desc:"accept RTSP publishers (ANNOUNCE/RECORD) and players (DESCRIBE/PLAY)"`
+	ListenAddr string `default:"127.0.0.1:8554" desc:"RTSP listen address (TCP)"`
+	// One RTP/RTCP port pair shared by every UDP session; an empty
+	// rtcpaddress (or rtpaddress) disables UDP transports.
+	RTPAddress  string `default:"127.0.0.1:8000" desc:"UDP address for RTP of every session (empty: TCP only)"`
+	RTCPAddress string `default:"127.0.0.1:8001" desc:"UDP address for RTCP of every session (empty: TCP only)"`
+	// Timeouts: a session living past an hour of silence is a dead peer;
+	// setup beyond five minutes is no real client.
+	SessionTimeout time.Duration `default:"60s" min:"0s" max:"1h" desc:"end a session whose client sends neither requests nor media for this long"`
+	ReadTimeout    time.Duration `default:"15s" min:"0s" max:"1h" desc:"close a TCP publisher that sends nothing for this long"`
+	WriteTimeout   time.Duration `default:"10s" min:"0s" max:"1h" desc:"close a player that cannot take data for this long"`
+	SetupTimeout   time.Duration `default:"10s" min:"0s" max:"5m" desc:"fixed time from accept until RECORD or PLAY"`
+	// Below 64 KiB the arena is smaller than a connection starts with;
+	// above 64 MiB a ring is misconfigured.
+	AllocatorSize int `default:"4194304" min:"65536" max:"67108864" desc:"arena a TCP publisher's allocator grows to at RECORD"`
+	// Caps the host enforces on the listener; 0 means no cap.
+	MaxConnections      int `default:"1024" min:"0" max:"1048576" desc:"open RTSP connections (0: no cap)"`
+	MaxConnectionsPerIP int `default:"256" min:"0" max:"1048576" desc:"open RTSP connections from one IP address (0: no cap)"`
+}
+
+// startRTSP opens the RTSP listener and, when configured, the shared
+// RTP/RTCP sockets.
+func (p *ZeroCopy) startRTSP() error {
+	c := p.cfg.RTSP
+	srv := rtspserver.New(rtspserver.Config{
+		SessionTimeout: c.SessionTimeout,
+		ReadTimeout:    c.ReadTimeout,
+		WriteTimeout:   c.WriteTimeout,
+		SetupTimeout:   c.SetupTimeout,
+		AllocatorSize:  c.AllocatorSize,
+		Auth:           p.auth, // the plugin's one hook
+	}, p.svc, p.log.With("protocol", "rtsp"))
+	if c.RTPAddress != "" && c.RTCPAddress != "" {
+		rtpConn, err := p.svc.ListenUDP("rtsp-rtp", c.RTPAddress)
+		if err != nil {
+			return fmt.Errorf("rtpaddress: %w", err)
+		}
+		rtcpConn, err := p.svc.ListenUDP("rtsp-rtcp", c.RTCPAddress)
+		if err != nil {
+			_ = rtpConn.Close()
+			return fmt.Errorf("rtcpaddress: %w", err)
+		}
+		srv.StartUDP(rtpConn, rtcpConn)
+	}
+	p.rtsp = srv
+	opts := host.ListenOptions{MaxConnections: c.MaxConnections, MaxConnectionsPerIP: c.MaxConnectionsPerIP}
+	_, err := p.svc.ListenTCP("rtsp", c.ListenAddr, opts, func(conn net.Conn, log *slog.Logger) {
+		st, err := srv.ServeConn(conn, log)
+		reason := "peer closed the connection"
+		if err != nil && !errors.Is(err, io.EOF) {
+			reason = err.Error()
+		}
+		log.Info("rtsp connection closed", "reason", reason, "role", st.Role, "path", st.Path, "transport", st.Transport,
+			"bytes_read", st.BytesRead, "bytes_sent", st.BytesSent, "control_bytes_copied", st.BytesCopied,
+			"video_frames", st.VideoFrames, "audio_frames", st.AudioFrames,
+			"rtp_lost", st.Lost, "units_dropped", st.Dropped, "rtp_malformed", st.Malformed, "play_drops", st.PlayDrops,
+			"alloc_malloc", st.AllocMalloc, "alloc_free", st.AllocFree)
+	})
+	return err
+}
+
+// stopRTSP ends the UDP goroutines (the host has closed the sockets and
+// waited for every connection).
+func (p *ZeroCopy) stopRTSP() {
+	if p.rtsp != nil {
+		p.rtsp.Close()
+		if ok, inUse := p.rtsp.UDPAllocatorBalanced(); !ok {
+			p.log.Error("rtsp udp allocator unbalanced at dispose", "in_use", inUse)
+		}
+	}
+}

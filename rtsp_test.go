@@ -1,0 +1,393 @@
+package zerocopy_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zcingest/zerocopy/config"
+	"github.com/zcingest/zerocopy/internal/testclip"
+	"github.com/zcingest/zerocopy/internal/testutil"
+	"github.com/zcingest/zerocopy/server"
+)
+
+type rtServer struct {
+	*server.Server
+	log  *testutil.LogBuffer
+	rtmp string
+	rtsp string
+	http string
+}
+
+// rtStartServer runs the embedded host with RTMP and RTSP (TCP and UDP) on
+// kernel-chosen loopback ports; extra is appended to the zerocopy section.
+// Cleanup checks the RTSP and RTMP allocators and the goroutines.
+func rtStartServer(t *testing.T, extra string) *rtServer {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	yaml := fmt.Sprintf(`global:
+  loglevel: debug
+  http:
+    listenaddr: 127.0.0.1:0
+  publish:
+    closewait: 2s
+    reconnectwait: 0s
+  subscribe:
+    waittimeout: 10s
+zerocopy:
+  rtmp:
+    listenaddr: 127.0.0.1:0
+  rtsp:
+    listenaddr: 127.0.0.1:0
+    rtpaddress: 127.0.0.1:0
+    rtcpaddress: 127.0.0.1:0
+%s`, extra)
+	file, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := server.BuildConfig(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testutil.LogBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &rtServer{Server: srv, log: logs, rtmp: srv.Addrs()["rtmp"].String(), rtsp: srv.Addrs()["rtsp"].String(), http: srv.HTTPAddr().String()}
+	t.Cleanup(func() {
+		for _, proto := range []string{"rtmp", "rtsp"} {
+			tot := ts.Hub().Totals(proto)
+			deadline := time.Now().Add(5 * time.Second)
+			for tot.AllocMalloc.Load() != tot.AllocFree.Load() && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if tot.AllocMalloc.Load() != tot.AllocFree.Load() {
+				t.Errorf("%s allocators unbalanced: malloc %d free %d", proto, tot.AllocMalloc.Load(), tot.AllocFree.Load())
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if strings.Contains(logs.String(), "unbalanced") {
+			t.Errorf("an allocator ended unbalanced (see log)")
+		}
+		testutil.WaitGoroutines(t, base)
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return ts
+}
+
+// rtCanonical returns the per-packet MD5s of one stream of a file in the
+// canonical form of issue 9: Annex-B video without SPS/PPS/AUD, raw AAC.
+func rtCanonical(t *testing.T, file, spec string, annexB bool) []testclip.Packet {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "canon.nut")
+	args := []string{"-hide_banner", "-loglevel", "error", "-i", file, "-map", spec, "-c", "copy"}
+	if spec == "0:v" {
+		if annexB {
+			args = append(args, "-bsf:v", "filter_units=remove_types=7|8|9")
+		} else {
+			args = append(args, "-bsf:v", "h264_mp4toannexb,filter_units=remove_types=7|8|9")
+		}
+	} else if annexB {
+		args = append(args, "-bsf:a", "aac_adtstoasc")
+	}
+	args = append(args, "-f", "nut", "-y", out)
+	if b, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("canonical %s: %v: %s", file, err, b)
+	}
+	return testclip.FrameMD5(t, out, spec)
+}
+
+// rtSameUnits checks that got's packets of spec are a contiguous run of
+// the source's, from the first keyframe on, with monotonic DTS: every
+// access unit (canonical form) in order, none missing in between.
+func rtSameUnits(t *testing.T, src, got, spec string, srcAnnexB, gotAnnexB bool, minFrac float64) {
+	t.Helper()
+	want, have := rtCanonical(t, src, spec, srcAnnexB), rtCanonical(t, got, spec, gotAnnexB)
+	if len(have) == 0 {
+		t.Fatalf("%s %s: no packets", got, spec)
+	}
+	start := -1
+	for i := range want {
+		if want[i].Hash == have[0].Hash {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		t.Fatalf("%s %s: first packet (size %d) is not in the source", got, spec, have[0].Size)
+	}
+	for i := range have {
+		if start+i >= len(want) {
+			t.Fatalf("%s %s: %d packets past the source's end", got, spec, len(have)-i)
+		}
+		if want[start+i].Hash != have[i].Hash {
+			t.Fatalf("%s %s packet %d: size %d, source packet %d has size %d", got, spec, i, have[i].Size, start+i, want[start+i].Size)
+		}
+		if i > 0 && have[i].DTS < have[i-1].DTS {
+			t.Fatalf("%s %s packet %d: dts %d after %d", got, spec, i, have[i].DTS, have[i-1].DTS)
+		}
+	}
+	if frac := float64(len(have)) / float64(len(want)); frac < minFrac {
+		t.Fatalf("%s %s: %d of %d packets (from %d)", got, spec, len(have), len(want), start)
+	}
+	t.Logf("%s %s: %d packets identical to the source's %d..%d", filepath.Base(got), spec, len(have), start, start+len(have)-1)
+}
+
+// rtRecord runs ffmpeg reading url into a file (format by extension).
+func rtRecord(t *testing.T, ctx context.Context, args []string, out string) func() error {
+	t.Helper()
+	cmd := ffmpeg(ctx, append(args, "-c", "copy", "-y", out)...)
+	var buf strings.Builder
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return buf.Write(p) })
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() error {
+		if err := cmd.Wait(); err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Errorf("ffmpeg read %v: %v: %s", args, err, buf.String())
+		}
+		return nil
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// rtPushRTSP publishes the clip over RTSP with ffmpeg (transport tcp or udp).
+func rtPushRTSP(ctx context.Context, clip, url, transport string) error {
+	out, err := ffmpeg(ctx, "-re", "-i", clip, "-c", "copy", "-f", "rtsp", "-rtsp_transport", transport, url).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ffmpeg rtsp push %s: %v: %s", url, err, out)
+	}
+	return nil
+}
+
+// rtWaitStream waits until path is published.
+func rtWaitStream(t *testing.T, ts *rtServer, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if sub, err := ts.Hub().Subscribe(path); err == nil {
+			sub.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never published", path)
+}
+
+var _ = net.Dial
+
+// TestRTSPPlayOfRTMPStream: an RTMP-published stream read over RTSP PLAY
+// (TCP interleaved) by ffmpeg: every access unit identical to the source.
+func TestRTSPPlayOfRTMPStream(t *testing.T) {
+	clip := testclip.FLV(t)
+	ts := rtStartServer(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pushDone := make(chan error, 1)
+	go func() { pushDone <- push(ctx, clip, "rtmp://"+ts.rtmp+"/live/x") }()
+	rtWaitStream(t, ts, "live/x")
+	out := filepath.Join(t.TempDir(), "play.nut")
+	wait := rtRecord(t, ctx, []string{"-timeout", "15000000", "-rtsp_transport", "tcp", "-i", "rtsp://" + ts.rtsp + "/live/x"}, out)
+	if err := <-pushDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	rtSameUnits(t, clip, out, "0:v", false, true, 0.5)
+}
+
+// TestRTSPRecordAndPlay: ffmpeg publishes over RTSP (TCP interleaved, then
+// UDP) and reads back over RTSP PLAY (TCP, then UDP): every access unit
+// identical to the source.
+func TestRTSPRecordAndPlay(t *testing.T) {
+	for _, tc := range []struct{ push, play string }{{"tcp", "tcp"}, {"udp", "udp"}} {
+		t.Run(tc.push+"-"+tc.play, func(t *testing.T) {
+			clip := testclip.FLV(t)
+			ts := rtStartServer(t, "")
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			pushDone := make(chan error, 1)
+			go func() { pushDone <- rtPushRTSP(ctx, clip, "rtsp://"+ts.rtsp+"/live/r", tc.push) }()
+			rtWaitStream(t, ts, "live/r")
+			out := filepath.Join(t.TempDir(), "play.nut")
+			wait := rtRecord(t, ctx, []string{"-timeout", "15000000", "-rtsp_transport", tc.play, "-i", "rtsp://" + ts.rtsp + "/live/r"}, out)
+			if err := <-pushDone; err != nil {
+				t.Fatal(err)
+			}
+			if err := wait(); err != nil {
+				t.Fatal(err)
+			}
+			rtSameUnits(t, clip, out, "0:v", false, true, 0.5)
+			if !strings.Contains(ts.log.String(), "transport="+tc.push) {
+				t.Errorf("no %s publish logged", tc.push)
+			}
+		})
+	}
+}
+
+// TestRTSPAuth: with a publish key, ffmpeg publishing with the key as its
+// password (Digest) is accepted and with a wrong one refused (401); the
+// key never appears in the log.
+func TestRTSPAuth(t *testing.T) {
+	clip := testclip.FLV(t)
+	ts := rtStartServer(t, "  auth:\n    publishkey: s3cretkey\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := rtPushRTSP(ctx, clip, "rtsp://u:wrongpass@"+ts.rtsp+"/live/a", "tcp"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	pushDone := make(chan error, 1)
+	go func() { pushDone <- rtPushRTSP(ctx, clip, "rtsp://u:s3cretkey@"+ts.rtsp+"/live/a", "tcp") }()
+	rtWaitStream(t, ts, "live/a")
+	if err := <-pushDone; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(ts.log.String(), "s3cretkey") || strings.Contains(ts.log.String(), "wrongpass") {
+		t.Error("a password reached the log")
+	}
+}
+
+// TestRTSPGStreamerPlay: GStreamer's rtspsrc, a second client
+// implementation, plays an RTMP-published stream over TCP and receives
+// H.264 buffers.
+func TestRTSPGStreamerPlay(t *testing.T) {
+	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
+		t.Skip("gst-launch-1.0 not installed")
+	}
+	clip := testclip.FLV(t)
+	ts := rtStartServer(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pushDone := make(chan error, 1)
+	go func() { pushDone <- push(ctx, clip, "rtmp://"+ts.rtmp+"/live/g") }()
+	rtWaitStream(t, ts, "live/g")
+	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "rtspsrc", "location=rtsp://"+ts.rtsp+"/live/g", "protocols=tcp", "!",
+		"rtph264depay", "!", "h264parse", "!", "video/x-h264,stream-format=byte-stream", "!", "identity", "silent=false", "!", "fakesink", "num-buffers=20", "-v")
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if perr := <-pushDone; perr != nil {
+		t.Fatal(perr)
+	}
+	if err != nil {
+		t.Fatalf("gst-launch: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "chain"); n < 20 {
+		t.Fatalf("gstreamer got %d H.264 buffers\n%s", n, out)
+	}
+}
+
+// TestRTSPHostile: an interleaved frame on a channel never SETUP closes
+// the connection with a clear error; the 17th SETUP on one session is
+// refused; a 3000-byte line is rejected.
+func TestRTSPHostile(t *testing.T) {
+	ts := rtStartServer(t, "")
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ts.rtsp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	sdpBody := "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\na=control:trackID=0\r\n"
+	announce := fmt.Sprintf("ANNOUNCE rtsp://%s/live/h RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", ts.rtsp, len(sdpBody), sdpBody)
+
+	c := dial()
+	fmt.Fprint(c, announce)
+	fmt.Fprint(c, "$\x05\x00\x04abcd")
+	b := make([]byte, 4096)
+	var got strings.Builder
+	for {
+		n, err := c.Read(b)
+		got.Write(b[:n])
+		if err != nil {
+			break
+		}
+	}
+	c.Close()
+	if !strings.Contains(got.String(), "200 OK") {
+		t.Fatalf("announce: %q", got.String())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !strings.Contains(ts.log.String(), "never SETUP") {
+		t.Error("no clear error for a channel never SETUP")
+	}
+
+	c = dial()
+	fmt.Fprint(c, announce)
+	for i := range 1000 {
+		if _, err := fmt.Fprintf(c, "SETUP rtsp://%s/live/h/trackID=0 RTSP/1.0\r\nCSeq: %d\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n", ts.rtsp, i+2); err != nil {
+			break
+		}
+	}
+	got.Reset()
+	for {
+		n, err := c.Read(b)
+		got.Write(b[:n])
+		if err != nil {
+			break
+		}
+	}
+	c.Close()
+	if !strings.Contains(got.String(), "453") {
+		t.Fatalf("1000 SETUPs: no refusal in %d bytes", got.Len())
+	}
+
+	c = dial()
+	fmt.Fprint(c, "OPTIONS rtsp://"+ts.rtsp+"/"+strings.Repeat("a", 3000))
+	_, err := c.Read(b)
+	c.Close()
+	if err == nil {
+		t.Error("a 3000-byte line did not close the connection")
+	}
+}
+
+// TestRTSPRecordReadBackFLVAndRTMP: an RTSP-published stream read back over
+// HTTP-FLV and RTMP play (needs FormatUnits egress in both).
+func TestRTSPRecordReadBackFLVAndRTMP(t *testing.T) {
+	clip := testclip.FLV(t)
+	ts := rtStartServer(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	flvOut := filepath.Join(t.TempDir(), "http.flv")
+	rtmpOut := filepath.Join(t.TempDir(), "rtmp.flv")
+	waitFLV := rtRecord(t, ctx, []string{"-rw_timeout", "15000000", "-i", "http://" + ts.http + "/live/f.flv", "-f", "flv"}, flvOut)
+	waitRTMP := rtRecord(t, ctx, []string{"-rw_timeout", "15000000", "-i", "rtmp://" + ts.rtmp + "/live/f", "-f", "flv"}, rtmpOut)
+	settle()
+	if err := rtPushRTSP(ctx, clip, "rtsp://"+ts.rtsp+"/live/f", "tcp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFLV(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitRTMP(); err != nil {
+		t.Fatal(err)
+	}
+	rtSameUnits(t, clip, flvOut, "0:v", false, false, 0.9)
+	rtSameUnits(t, clip, rtmpOut, "0:v", false, false, 0.9)
+}

@@ -52,6 +52,7 @@ type flvSession struct {
 	sub    *hub.Subscriber
 	stats  *EgressStats
 	header []byte   // small FLV tag headers and previous-tag-size fields
+	body   []byte   // FLV body headers and NAL unit lengths of one frame (flv.AppendFrameBody)
 	size   []byte   // the chunked-encoding size line of one write
 	iov    [][]byte // size line, header and payload views of one tag, CRLF
 	bufs   net.Buffers
@@ -132,7 +133,7 @@ func (s *Server) serveFLV(w http.ResponseWriter, req *http.Request, path string)
 
 	s.egress.Subscribers.Add(1)
 	defer s.egress.Subscribers.Add(-1)
-	fs := &flvSession{conn: conn, sub: sub, stats: &s.egress, header: make([]byte, 0, 64)}
+	fs := &flvSession{conn: conn, sub: sub, stats: &s.egress, header: make([]byte, 0, 64), body: make([]byte, 0, 256)}
 	err = fs.run(ctx)
 	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() != nil {
 		// Report why the session was stopped, not the write it interrupted.
@@ -280,7 +281,7 @@ func corsPreflight(w http.ResponseWriter) {
 
 func (fs *flvSession) writeConfigs(video host.VideoConfig, audio host.AudioConfig, ts uint32) error {
 	if video.Codec != codec.Unknown {
-		body, err := video.FLVSequenceHeader()
+		body, err := flv.VideoSequenceHeaderBody(video)
 		if err != nil {
 			return err
 		}
@@ -292,7 +293,7 @@ func (fs *flvSession) writeConfigs(video host.VideoConfig, audio host.AudioConfi
 		}
 	}
 	if audio.Codec != codec.Unknown {
-		body, err := audio.FLVSequenceHeader()
+		body, err := flv.AudioSequenceHeaderBody(audio)
 		if err != nil {
 			return err
 		}
@@ -317,21 +318,28 @@ func (fs *flvSession) writeTag(tagType uint8, ts uint32, body []byte) error {
 	return fs.flush()
 }
 
+// writeFrame writes one frame as a tag: the tag header and the body
+// headers come from the session's reused buffers, every media byte from
+// the frame's own memory (flv.AppendFrameBody), in one writev.
 func (fs *flvSession) writeFrame(f *host.Frame) error {
-	if f.Format != host.FormatFLV {
-		return fmt.Errorf("http-flv: frame format %d cannot be sent as FLV", f.Format)
-	}
 	tagType := flv.TagVideo
 	if f.Kind == host.Audio {
 		tagType = flv.TagAudio
 	}
-	size := f.Payload.Size
+	// iov[0] is the tag header, filled once the body's size is known.
+	fs.iov = append(fs.iov[:0], nil)
+	var size int
+	var err error
+	fs.body, fs.iov, size, err = flv.AppendFrameBody(fs.body[:0], fs.iov, f)
+	if err != nil {
+		clear(fs.iov)
+		return fmt.Errorf("http-flv: %w", err)
+	}
 	fs.header = flv.PutTagHeader(fs.header[:0], tagType, size, flvTimestamp(f.DTS))
-	fs.header = flv.PutPreviousTagSize(fs.header, uint32(11+size))
-	fs.iov = append(fs.iov[:0], fs.header[:11])
-	fs.iov = append(fs.iov, f.Payload.Buffers...)
-	fs.iov = append(fs.iov, fs.header[11:15])
-	fs.stats.PayloadBytes.Add(int64(size))
+	fs.header = flv.PutPreviousTagSize(fs.header, uint32(flv.TagHeaderSize+size))
+	fs.iov[0] = fs.header[:flv.TagHeaderSize]
+	fs.iov = append(fs.iov, fs.header[flv.TagHeaderSize:])
+	fs.stats.PayloadBytes.Add(int64(size - len(fs.body))) // the bytes of frame memory sent
 	return fs.flush()
 }
 

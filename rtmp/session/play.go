@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zcingest/zerocopy/codec"
+	"github.com/zcingest/zerocopy/flv"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/rtmp/amf0"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
@@ -32,6 +33,10 @@ type player struct {
 	done     chan struct{}
 	err      error
 	out      []byte // this goroutine's own encode buffer
+	// body and pieces frame one media message (flv.AppendFrameBody): body
+	// headers and NAL unit lengths, then views of the frame's memory.
+	body   []byte
+	pieces [][]byte
 }
 
 func (s *session) startPlay(streamID uint32, cmd amf0.Command) error {
@@ -147,12 +152,12 @@ func (p *player) writeConfigs(v host.VideoConfig, a host.AudioConfig, meta []byt
 	var vbody, abody []byte
 	var err error
 	if v.Codec != codec.Unknown {
-		if vbody, err = v.FLVSequenceHeader(); err != nil {
+		if vbody, err = flv.VideoSequenceHeaderBody(v); err != nil {
 			return err
 		}
 	}
 	if a.Codec != codec.Unknown {
-		if abody, err = a.FLVSequenceHeader(); err != nil {
+		if abody, err = flv.AudioSequenceHeaderBody(a); err != nil {
 			return err
 		}
 	}
@@ -174,17 +179,24 @@ func (p *player) writeConfigs(v host.VideoConfig, a host.AudioConfig, meta []byt
 	})
 }
 
-// writeFrame writes the frame's own payload ranges; only the chunk headers
-// come from the writer's reused buffer.
+// writeFrame writes the frame as one RTMP message: the chunk headers come
+// from the writer's reused buffer, the FLV body headers and NAL unit
+// lengths from the player's, and every media byte from the frame's own
+// memory (flv.AppendFrameBody), whatever format the frame was ingested in.
 func (p *player) writeFrame(f *host.Frame) error {
-	if f.Format != host.FormatFLV {
-		return fmt.Errorf("rtmp play: frame format %d cannot be sent over RTMP", f.Format)
+	var err error
+	p.body, p.pieces, _, err = flv.AppendFrameBody(p.body[:0], p.pieces[:0], f)
+	if err != nil {
+		return fmt.Errorf("rtmp play: %w", err)
 	}
 	h := chunk.Header{CSID: videoCSID, TypeID: chunk.TypeVideo, StreamID: p.streamID, Timestamp: uint32(f.DTS / time.Millisecond)}
 	if f.Kind == host.Audio {
 		h.CSID, h.TypeID = audioCSID, chunk.TypeAudio
 	}
-	return p.s.send(func(w *chunk.Writer) error { return w.Queue(h, f.Payload.Buffers) })
+	err = p.s.send(func(w *chunk.Writer) error { return w.Queue(h, p.pieces) })
+	// Drop the references into the frame, which is released next.
+	clear(p.pieces)
+	return err
 }
 
 // stop ends the player and waits for its goroutine. Writes are halted for

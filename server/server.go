@@ -92,6 +92,7 @@ type Server struct {
 	listeners []*tcpListener
 	quic      []*quicListener
 	udp       []net.PacketConn
+	demand    []host.OnDemand
 	auth      atomic.Pointer[host.Authorizer]
 	conns     sync.WaitGroup
 	sessions  sync.WaitGroup // HTTP-FLV sessions (hijacked: http.Server.Shutdown does not wait for them)
@@ -150,7 +151,9 @@ func Start(cfg *Config) (*Server, error) {
 		s.log = NewLogger(os.Stderr, cfg.Global.LogLevel)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.hub = hub.New(hubOptions(cfg.Global), s.log)
+	hopts := hubOptions(cfg.Global)
+	hopts.OnDemand = s.onDemand
+	s.hub = hub.New(hopts, s.log)
 
 	ln, err := net.Listen("tcp", cfg.Global.HTTP.ListenAddr)
 	if err != nil {
@@ -238,6 +241,7 @@ func (s *Server) routes() http.Handler {
 		_ = json.NewEncoder(w).Encode(map[string]any{"streams": s.hub.Streams()})
 	})
 	mux.Handle("GET /metrics", s.metricsHandler())
+	s.mountStatus(mux) // the status page at exactly "/" (status.go); other paths fall through to HTTP-FLV
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		if path, ok := flvPath(r.URL.Path); ok {
 			s.serveFLV(w, r, path)
@@ -376,6 +380,26 @@ func (v *services) Subscribe(path string) (host.Subscriber, error) {
 		return nil, err
 	}
 	return sub, nil
+}
+
+// AddOnDemand implements host.Services.
+func (v *services) AddOnDemand(h host.OnDemand) {
+	v.s.mu.Lock()
+	v.s.demand = append(v.s.demand, h)
+	v.s.mu.Unlock()
+}
+
+// onDemand asks each plugin's handler in turn to publish path.
+func (s *Server) onDemand(path string) bool {
+	s.mu.Lock()
+	handlers := append([]host.OnDemand(nil), s.demand...)
+	s.mu.Unlock()
+	for _, h := range handlers {
+		if h(path) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetAuthorizer implements host.Services.

@@ -1,10 +1,12 @@
 package ingestbench
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Targets for our server, from the issue (headline: 32 paced streams).
@@ -182,4 +184,95 @@ func cpuModel() string {
 		}
 	}
 	return "unknown"
+}
+
+// JSONSchema is the version of the JSON that JSON writes (read by
+// bench/cmd/charts, which documents the format).
+const JSONSchema = 1
+
+// JSONReport is the report as docs/bench/ingest.json holds it: the run's
+// machine and settings and one row per protocol × server × N × mode.
+type JSONReport struct {
+	Schema  int         `json:"schema"`
+	Kind    string      `json:"kind"` // "ingest"
+	Date    string      `json:"date"` // RFC 3339, UTC
+	Go      string      `json:"go"`
+	Machine JSONMachine `json:"machine"`
+	Setup   JSONSetup   `json:"setup"`
+	Rows    []JSONRow   `json:"rows"`
+	// Source says where the figures come from when a person, not the
+	// harness, wrote the file (e.g. transcribed from an older report).
+	Source string `json:"source,omitempty"`
+}
+
+// JSONMachine describes where a benchmark ran.
+type JSONMachine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+}
+
+// JSONSetup is how the ingest rows were measured.
+type JSONSetup struct {
+	Clip            string  `json:"clip"`
+	ClipBitrateMbps float64 `json:"clipBitrateMbps"`
+	WindowSeconds   float64 `json:"windowSeconds"`
+	WarmupSeconds   float64 `json:"warmupSeconds"`
+	Ns              []int   `json:"ns"`
+	GOGC            string  `json:"gogc"`
+}
+
+// JSONRow is one measured row. CopiedBytes is null when the server does
+// not report its copies.
+type JSONRow struct {
+	Protocol      string  `json:"protocol"` // rtmp (rtsp, srt later)
+	Server        string  `json:"server"`   // floor, ours or a peer
+	N             int     `json:"n"`
+	Mode          string  `json:"mode"` // paced or unpaced
+	WindowSeconds float64 `json:"windowSeconds"`
+	Bytes         int64   `json:"bytes"` // socket bytes ingested in the window
+	MBIngested    float64 `json:"mbIngested"`
+	AllocPerByte  float64 `json:"allocPerByte"`
+	MallocsPerMB  float64 `json:"mallocsPerMB"`
+	GCCycles      uint32  `json:"gcCycles"`
+	CPUSeconds    float64 `json:"cpuSeconds"`
+	CPUPerGB      float64 `json:"cpuPerGB"`
+	CopiedBytes   *int64  `json:"copiedBytes"`
+	Profiled      bool    `json:"profiled,omitempty"`
+}
+
+// JSON is the report in the docs/bench/ingest.json format. Every row is
+// RTMP: the harness measures RTMP ingest only.
+func (rep *Report) JSON() ([]byte, error) {
+	o := rep.Options
+	j := JSONReport{
+		Schema: JSONSchema, Kind: "ingest",
+		Date: rep.Started.UTC().Format(time.RFC3339), Go: runtime.Version(),
+		Machine: JSONMachine{CPU: cpuModel(), Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), OS: runtime.GOOS, Arch: runtime.GOARCH},
+		Setup: JSONSetup{
+			Clip: fmt.Sprint(o.Clip), ClipBitrateMbps: rep.ClipBitrate / 1e6,
+			WindowSeconds: o.Window.Seconds(), WarmupSeconds: o.Warmup.Seconds(), Ns: o.Ns, GOGC: envOr("GOGC", "100"),
+		},
+		Rows: []JSONRow{},
+	}
+	if o.ClipPath != "" {
+		j.Setup.Clip = o.ClipPath
+	}
+	for _, r := range rep.Results {
+		row := JSONRow{
+			Protocol: "rtmp", Server: r.Server, N: r.N, Mode: r.Mode(), WindowSeconds: r.Window.Seconds(),
+			Bytes: r.Bytes, MBIngested: r.MB(), AllocPerByte: r.AllocPerByte(), MallocsPerMB: r.MallocsPerMB(),
+			GCCycles: r.GCs, CPUSeconds: r.CPU().Seconds(), CPUPerGB: r.CPUPerGB(), Profiled: r.Profiled,
+		}
+		switch {
+		case r.CopiedKnown:
+			row.CopiedBytes = &r.Copied
+		case r.Server == ServerFloor:
+			row.CopiedBytes = new(int64)
+		}
+		j.Rows = append(j.Rows, row)
+	}
+	return json.MarshalIndent(j, "", "  ")
 }

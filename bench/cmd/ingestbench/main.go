@@ -3,10 +3,11 @@
 // and a TCP read floor, each fed by N real ffmpeg pushers. See package
 // github.com/zcingest/zerocopy/bench/ingestbench for the method.
 //
-//	go run ./cmd/ingestbench -n 8,32 -d 20s -out result.md
+//	go run ./cmd/ingestbench -n 8,32 -d 20s -out result.md -json result.json
 //
 // It prints a Markdown table (one row per server × N × paced/unpaced) to
-// stdout and, with -out, to a file. Exit status: 0 when every row ran (and,
+// stdout and, with -out, to a file; with -json it also writes the rows as
+// JSON (the format cmd/charts reads). Exit status: 0 when every row ran (and,
 // with -strict, every paced row of ours met its targets), 1 on any failure,
 // 2 on bad flags, 3 for a missed target under -strict.
 package main
@@ -38,6 +39,7 @@ func run() int {
 		servers = flag.String("servers", "floor,gortmplib,ours", "servers to measure: floor, gortmplib, ours")
 		modes   = flag.String("modes", "paced,unpaced", "paced (ffmpeg -re) and/or unpaced")
 		out     = flag.String("out", "", "also write the Markdown report to this file")
+		jsonOut = flag.String("json", "", "also write the results as JSON to this file (the docs/bench/ingest.json format, read by cmd/charts)")
 		clip    = flag.String("clip", "", "use this FLV clip instead of encoding one (its length is -clip-seconds)")
 		clipSec = flag.Int("clip-seconds", ingestbench.DefaultClip.Seconds, "length of the generated clip in seconds (pushers loop it)")
 		cpuProf = flag.String("cpuprofile", "", "write a CPU profile of each profiled row's window to <prefix>-<row>.pprof")
@@ -110,6 +112,16 @@ func run() int {
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "ingestbench: -out:", err)
+			return 1
+		}
+	}
+	if *jsonOut != "" && runErr == nil {
+		data, err := rep.JSON()
+		if err == nil {
+			err = os.WriteFile(*jsonOut, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestbench: -json:", err)
 			return 1
 		}
 	}

@@ -18,8 +18,10 @@ import (
 	"net"
 
 	"github.com/zcingest/zerocopy/auth"
+	"github.com/zcingest/zerocopy/cascade"
 	"github.com/zcingest/zerocopy/host"
 	rtspserver "github.com/zcingest/zerocopy/rtsp/server"
+	"github.com/zcingest/zerocopy/srt"
 )
 
 // Config is the `zerocopy:` section. Keys are the lowercased field names.
@@ -28,6 +30,8 @@ type Config struct {
 	Auth   auth.Config `desc:"who may publish and play, for every protocol and the host's HTTP-FLV (?key=<value> on the stream path)"`
 	RTMP   RTMPConfig  `desc:"RTMP ingest and play"`
 	RTSP   RTSPConfig  `desc:"RTSP ingest (ANNOUNCE/RECORD) and play, over TCP interleaved and UDP"`
+	QUIC   QUICConfig  `desc:"Monibuca cascade over QUIC: parent (origin) listener and child (edge) of zerocopy.quic.parent"`
+	SRT    SRTConfig   `desc:"SRT ingest (publish), play and pull (gosrt listener and caller, UDP)"`
 }
 
 // ZeroCopy is the plugin.
@@ -41,6 +45,12 @@ type ZeroCopy struct {
 	// rtsp is the RTSP server while it runs (its UDP goroutines end in
 	// Dispose).
 	rtsp *rtspserver.Server
+	// quicParent and quicChild are the cascade roles while they run.
+	quicParent *cascade.Parent
+	quicChild  *cascade.Child
+	// srt is the SRT server while it runs: gosrt binds its own socket, so
+	// Dispose closes it and waits for its connections.
+	srt *srt.Server
 }
 
 func init() {
@@ -63,12 +73,22 @@ func init() {
 // listener for every enabled protocol. Its errors name the config key.
 func (p *ZeroCopy) Start(svc host.Services) error {
 	p.svc, p.log = svc, svc.Logger()
+	if err := p.start(); err != nil {
+		// The host disposes only plugins that started: stop what did
+		// (UDP readers, the cascade child, SRT's own listener) here.
+		p.Dispose()
+		return err
+	}
+	return nil
+}
+
+func (p *ZeroCopy) start() error {
 	a, err := auth.New(p.authConfig(), p.log)
 	if err != nil {
 		return fmt.Errorf("zerocopy.auth.%w", err)
 	}
 	p.auth = a
-	svc.SetAuthorizer(a)
+	p.svc.SetAuthorizer(a)
 	if p.cfg.RTMP.Enable {
 		if err := p.startRTMP(); err != nil {
 			return keyError("zerocopy.rtmp", err)
@@ -77,6 +97,16 @@ func (p *ZeroCopy) Start(svc host.Services) error {
 	if p.cfg.RTSP.Enable {
 		if err := p.startRTSP(); err != nil {
 			return keyError("zerocopy.rtsp", err)
+		}
+	}
+	if p.cfg.QUIC.Enable {
+		if err := p.startQUIC(); err != nil {
+			return keyError("zerocopy.quic", err)
+		}
+	}
+	if p.cfg.SRT.Enable {
+		if err := p.startSRT(); err != nil {
+			return keyError("zerocopy.srt", err)
 		}
 	}
 	return nil
@@ -121,4 +151,4 @@ func keyError(section string, err error) error {
 // Dispose ends the RTSP UDP goroutines; everything else is released
 // already: the host closes the listeners and waits for every connection
 // goroutine, and each connection frees its own memory.
-func (p *ZeroCopy) Dispose() { p.stopRTSP() }
+func (p *ZeroCopy) Dispose() { p.stopRTSPPulls(); p.stopRTSP(); p.stopQUIC(); p.stopSRT() }

@@ -34,6 +34,15 @@ type RTSPConfig struct {
 	// Caps the host enforces on the listener; 0 means no cap.
 	MaxConnections      int `default:"1024" min:"0" max:"1048576" desc:"open RTSP connections (0: no cap)"`
 	MaxConnectionsPerIP int `default:"256" min:"0" max:"1048576" desc:"open RTSP connections from one IP address (0: no cap)"`
+	// Pulling from cameras (protocol_rtsp_pull.go). The config loader has
+	// no maps yet, so each entry is "stream/path=rtsp://user:pass@camera/…".
+	Pull          []string      `desc:"cameras to pull, each stream/path=rtsp://user:pass@host:port/path (credentials are never logged)"`
+	PullTransport string        `default:"tcp" desc:"how pulled RTP travels: tcp (interleaved), udp, or auto (UDP, then TCP when refused or silent)"`
+	PullRetry     time.Duration `default:"1s" min:"100ms" max:"1m" desc:"first reconnection delay after a camera drops; it doubles up to pullretrymax"`
+	PullRetryMax  time.Duration `default:"30s" min:"1s" max:"10m" desc:"longest reconnection delay"`
+	PullTimeout   time.Duration `default:"10s" min:"1s" max:"5m" desc:"reconnect when a camera sends no RTP for this long"`
+	PullOnDemand  bool          `default:"false" desc:"pull a camera only while a player asks for its path"`
+	PullStopDelay time.Duration `default:"10s" min:"0s" max:"1h" desc:"on-demand pulls stop this long after the last player leaves"`
 }
 
 // startRTSP opens the RTSP listener and, when configured, the shared
@@ -61,6 +70,9 @@ func (p *ZeroCopy) startRTSP() error {
 		srv.StartUDP(rtpConn, rtcpConn)
 	}
 	p.rtsp = srv
+	if err := p.startRTSPPulls(); err != nil {
+		return err
+	}
 	opts := host.ListenOptions{MaxConnections: c.MaxConnections, MaxConnectionsPerIP: c.MaxConnectionsPerIP}
 	_, err := p.svc.ListenTCP("rtsp", c.ListenAddr, opts, func(conn net.Conn, log *slog.Logger) {
 		st, err := srv.ServeConn(conn, log)

@@ -49,7 +49,7 @@ zerocopy:
     listenaddr: 127.0.0.1:0
     rtpaddress: 127.0.0.1:0
     rtcpaddress: 127.0.0.1:0
-%s`, extra)
+%s%s`, testutil.LoopbackProtocolsExcept("rtsp"), extra)
 	file, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)

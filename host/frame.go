@@ -363,6 +363,11 @@ type IngestStats struct {
 	BytesCopied int64 // bytes the ingest path copied (control data included)
 	AllocMalloc int64 // the connection allocator's malloc total
 	AllocFree   int64 // and its free total
+	// Extra holds the protocol's own gauges for this connection (SRT loss,
+	// retransmits, RTT, buffer), shown per stream by the host. The host
+	// copies it; report it at most about once a second, since building the
+	// map allocates.
+	Extra map[string]float64
 }
 
 // IngestReporter is implemented by publishers that accept ingest counters.

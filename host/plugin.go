@@ -24,6 +24,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/quic-go/quic-go"
 )
@@ -91,6 +92,12 @@ type QUICConfig struct {
 	// self-signed ECDSA certificate for "localhost" and 127.0.0.1 in
 	// memory when the listener starts, and logs that it did.
 	CertFile, KeyFile string
+	// HandshakeTimeout, IdleTimeout and MaxIncomingStreams map onto
+	// quic.Config's HandshakeIdleTimeout, MaxIdleTimeout and
+	// MaxIncomingStreams (0: quic-go's default). A listener never accepts
+	// unidirectional streams.
+	HandshakeTimeout, IdleTimeout time.Duration
+	MaxIncomingStreams            int64
 }
 
 // Services is what a host offers a plugin.

@@ -109,8 +109,10 @@ type Hub struct {
 	// waiting holds, per path, the placeholder stream the subscribers of
 	// an ended publish wait in for a returning publisher (ReconnectWait).
 	waiting map[string]*Stream
-	// demanding marks paths with an on-demand publish attempt pending.
-	demanding map[string]bool
+	// demanding marks paths with an on-demand publish attempt pending,
+	// by attempt number, so an ended attempt clears only its own mark.
+	demanding map[string]uint64
+	demandSeq uint64
 	// closing holds the unpublished streams whose Close still runs.
 	closing map[*Stream]struct{}
 	closed  bool
@@ -277,6 +279,7 @@ func (h *Hub) Publish(ctx context.Context, req host.PublishRequest) (*Stream, er
 		h.log.Info("publisher returned; waiting subscribers carried over", "path", req.Path, "remote", req.Remote, "reconnects", s.reconnects)
 	}
 	h.streams[req.Path] = s
+	delete(h.demanding, req.Path) // the attempt (if any) has delivered
 	close(h.published)
 	h.published = make(chan struct{})
 	s.totals.Publishes.Add(1)
@@ -336,13 +339,15 @@ func (h *Hub) SubscribeWait(ctx context.Context, path string, wait time.Duration
 // attempt is already pending. The attempt stays pending (no second call)
 // for SubscribeWait, the time a player waits for it.
 func (h *Hub) demandLocked(path string) {
-	if h.opts.OnDemand == nil || h.demanding[path] {
+	if h.opts.OnDemand == nil || h.demanding[path] != 0 {
 		return
 	}
 	if h.demanding == nil {
-		h.demanding = map[string]bool{}
+		h.demanding = map[string]uint64{}
 	}
-	h.demanding[path] = true
+	h.demandSeq++
+	seq := h.demandSeq
+	h.demanding[path] = seq
 	wait := max(h.opts.SubscribeWait, time.Second)
 	h.watchers.Add(1)
 	go func() {
@@ -351,7 +356,9 @@ func (h *Hub) demandLocked(path string) {
 		if ok {
 			// Leave the attempt pending while a player could still be
 			// waiting for it, so players joining meanwhile do not start a
-			// second pull; the pull's own publish ends the wait sooner.
+			// second pull; the pull's publish ends it sooner (Publish
+			// clears the mark), so once that publish is over the next
+			// player starts a new attempt.
 			t := time.NewTimer(wait)
 			defer t.Stop()
 			select {
@@ -360,7 +367,9 @@ func (h *Hub) demandLocked(path string) {
 			}
 		}
 		h.mu.Lock()
-		delete(h.demanding, path)
+		if h.demanding[path] == seq {
+			delete(h.demanding, path)
+		}
 		h.mu.Unlock()
 	}()
 }

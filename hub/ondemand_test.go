@@ -73,3 +73,39 @@ func TestOnDemandPublishesForWaitingPlayers(t *testing.T) {
 		t.Error("subscribe to a path nobody publishes succeeded")
 	}
 }
+
+// TestOnDemandAgainAfterThePullEnds: once an on-demand publish has come and
+// gone, the next player asking for the path starts a new attempt at once
+// (not after the previous attempt's subscribe wait).
+func TestOnDemandAgainAfterThePullEnds(t *testing.T) {
+	var calls atomic.Int32
+	var h *hub.Hub
+	h, _ = newHub(t, hub.Options{SubscribeWait: 10 * time.Second, OnDemand: func(path string) bool {
+		calls.Add(1)
+		go func() {
+			p := publishSynth(t, h, path, 9)
+			p.media(0, 200*time.Millisecond, 200*time.Millisecond, 100)
+			p.close(nil)
+		}()
+		return true
+	}})
+	for i := range 2 {
+		start := time.Now()
+		sub, err := h.SubscribeWait(context.Background(), "live/cam", 3*time.Second)
+		if err != nil {
+			t.Fatalf("player %d: %v", i, err)
+		}
+		sub.Close()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("player %d waited %v for its on-demand publish", i, d)
+		}
+		// Wait for that publish to end before the next player asks.
+		deadline := time.Now().Add(5 * time.Second)
+		for h.Stream("live/cam") != nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("OnDemand called %d times, want 2 (one per player after the previous pull ended)", n)
+	}
+}

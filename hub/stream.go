@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,7 @@ type Stream struct {
 	wait *reconnectSlot
 
 	bytesIn, framesIn, drops atomic.Int64
+	extra                    atomic.Pointer[map[string]float64] // latest IngestStats.Extra
 	videoCodec, audioCodec   atomic.Uint32
 }
 
@@ -232,6 +234,11 @@ func (s *Stream) ReportIngest(st host.IngestStats) {
 	t.BytesCopied.Add(st.BytesCopied - s.ingest.BytesCopied)
 	t.AllocMalloc.Add(st.AllocMalloc - s.ingest.AllocMalloc)
 	t.AllocFree.Add(st.AllocFree - s.ingest.AllocFree)
+	if st.Extra != nil {
+		m := maps.Clone(st.Extra)
+		s.extra.Store(&m)
+		st.Extra = nil // the caller may reuse its map
+	}
 	s.ingest = st
 }
 
@@ -533,6 +540,9 @@ type StreamInfo struct {
 	// Reconnects is how many times in a row this path's publisher ended
 	// and another took its subscribers over within ReconnectWait.
 	Reconnects int64 `json:"reconnects"`
+	// Extra is the publishing protocol's own gauges (SRT: loss,
+	// retransmits, RTT, buffer), as it last reported them.
+	Extra map[string]float64 `json:"extra,omitempty"`
 }
 
 // bitrateWindow is the span of media BitrateKbps averages over.
@@ -545,6 +555,9 @@ func (s *Stream) Info() StreamInfo {
 		Path: s.path, Protocol: s.req.Protocol, Remote: s.req.Remote,
 		BytesIn: s.bytesIn.Load(), FramesIn: s.framesIn.Load(), Drops: s.drops.Load(),
 		Seconds: time.Since(s.start).Seconds(), Reconnects: s.reconnects,
+	}
+	if m := s.extra.Load(); m != nil {
+		info.Extra = *m // replaced whole, never written into
 	}
 	s.mu.RLock()
 	info.Subscribers = len(s.subs)

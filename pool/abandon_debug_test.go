@@ -31,3 +31,18 @@ func mustPanic(t *testing.T, what string, f func()) {
 	}()
 	f()
 }
+
+// TestMallocZeroThenMalloc: an empty Malloc owns nothing, so the ledger must
+// not record it (the next Malloc at the same address would look like an
+// overlap of live memory).
+func TestMallocZeroThenMalloc(t *testing.T) {
+	a := NewAllocator(64 << 10)
+	empty := Malloc(a, 0)
+	Free(a, empty)
+	b := Malloc(a, 100)
+	Free(a, b)
+	if !Balanced(a) {
+		t.Fatalf("unbalanced: %d in use", InUse(a))
+	}
+	Recycle(a)
+}

@@ -86,6 +86,12 @@ func trackMalloc(a *Allocator, b []byte) {
 	if isAbandoned(a) {
 		panic("pool: Malloc from an abandoned allocator")
 	}
+	if len(b) == 0 {
+		// An empty range owns nothing and is never freed (Free of an
+		// empty slice is a no-op): recording it would leave a live entry
+		// that the next Malloc at the same address overlaps.
+		return
+	}
 	ledgersMu.Lock()
 	defer ledgersMu.Unlock()
 	l := ledgerOf(a)

@@ -102,6 +102,9 @@ type harness struct {
 func startServer(t *testing.T, yaml string, environ ...string) *harness {
 	t.Helper()
 	h := &harness{t: t, log: &testLog{}, base: runtime.NumGoroutine()}
+	// The ZeroCopy plugin is installed in this test binary: keep its other
+	// protocols off their fixed default ports.
+	environ = append(environ, testutil.LoopbackEnv...)
 	cfg, err := server.LoadConfig(writeConfig(t, yaml), environ)
 	if err != nil {
 		t.Fatal(err)

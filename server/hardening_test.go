@@ -19,6 +19,7 @@ import (
 	"github.com/zcingest/zerocopy/flv"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/internal/flvpub"
+	"github.com/zcingest/zerocopy/internal/testutil"
 	"github.com/zcingest/zerocopy/server"
 )
 
@@ -54,6 +55,7 @@ func (p *shPlugin) Dispose() { p.disposed.Store(true) }
 func shStart(t *testing.T, yaml string, environ []string, plugins ...host.Plugin) (*harness, error) {
 	t.Helper()
 	h := &harness{t: t, log: &testLog{}, base: runtime.NumGoroutine()}
+	environ = append(environ, testutil.LoopbackEnv...) // the plugin's other protocols off their fixed ports
 	cfg, err := server.LoadConfig(writeConfig(t, yaml), environ)
 	if err != nil {
 		return nil, err

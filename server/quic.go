@@ -86,7 +86,12 @@ func (v *services) ListenQUIC(name, addr string, conf host.QUICConfig, handler h
 	tr := &quic.Transport{Conn: udp}
 	// nil quic.Config: quic-go's defaults (5 s handshake idle timeout,
 	// 30 s idle timeout).
-	ln, err := tr.Listen(tlsConf, nil)
+	ln, err := tr.Listen(tlsConf, &quic.Config{
+		HandshakeIdleTimeout:  conf.HandshakeTimeout,
+		MaxIdleTimeout:        conf.IdleTimeout,
+		MaxIncomingStreams:    conf.MaxIncomingStreams,
+		MaxIncomingUniStreams: -1,
+	})
 	if err != nil {
 		tr.Close()
 		udp.Close()

@@ -382,6 +382,17 @@ func (v *services) Subscribe(path string) (host.Subscriber, error) {
 	return sub, nil
 }
 
+// APIHandler serves the host's read-only API (GET /api/streams) for
+// requests a cascade parent relays to this node.
+func (v *services) APIHandler() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /api/streams", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"streams": v.s.hub.Streams()})
+	})
+	return m
+}
+
 // AddOnDemand implements host.Services.
 func (v *services) AddOnDemand(h host.OnDemand) {
 	v.s.mu.Lock()

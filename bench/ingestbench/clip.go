@@ -2,6 +2,8 @@ package ingestbench
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,7 +19,8 @@ const ClipGenerateTimeout = 3 * time.Minute
 
 // ClipSpec describes the pre-encoded clip every pusher sends.
 type ClipSpec struct {
-	Seconds      int // length; pushers loop it
+	Name         string // short label in the report (low, high, legacy)
+	Seconds      int    // length; pushers loop it
 	Width        int
 	Height       int
 	FPS          int
@@ -26,10 +29,20 @@ type ClipSpec struct {
 	AudioBitrate string
 }
 
-// DefaultClip is the issue's clip: 640x360 at 30 fps, about 2 Mbit/s of
-// x264 ultrafast with a keyframe every 60 frames, plus 128 kbit/s AAC,
-// 20 s long.
-var DefaultClip = ClipSpec{Seconds: 20, Width: 640, Height: 360, FPS: 30, VideoBitrate: "2M", GOP: 60, AudioBitrate: "128k"}
+// DefaultClip is the first harness's clip: 640x360 at 30 fps, about
+// 2 Mbit/s of x264 ultrafast with a keyframe every 60 frames, plus
+// 128 kbit/s AAC, 20 s long. It is the "legacy" clip (docs before issue 12).
+var DefaultClip = ClipSpec{Name: "legacy", Seconds: 20, Width: 640, Height: 360, FPS: 30, VideoBitrate: "2M", GOP: 60, AudioBitrate: "128k"}
+
+// The two 720p clips of issue 12: about 2 Mbit/s and about 4.6 Mbit/s
+// (video plus 128 kbit/s AAC), 30 s long, a keyframe every 2 s.
+var (
+	ClipLow  = ClipSpec{Name: "low", Seconds: 30, Width: 1280, Height: 720, FPS: 30, VideoBitrate: "1900k", GOP: 60, AudioBitrate: "128k"}
+	ClipHigh = ClipSpec{Name: "high", Seconds: 30, Width: 1280, Height: 720, FPS: 30, VideoBitrate: "4500k", GOP: 60, AudioBitrate: "128k"}
+)
+
+// Clips are the clips -clips can name.
+var Clips = map[string]ClipSpec{"low": ClipLow, "high": ClipHigh, "legacy": DefaultClip}
 
 func (c ClipSpec) String() string {
 	return fmt.Sprintf("%ds %dx%d@%dfps H.264 (x264 ultrafast, %s, -g %d) + AAC %s, FLV",
@@ -52,6 +65,38 @@ func (c ClipSpec) Args(out string) []string {
 		"-c:a", "aac", "-b:a", c.AudioBitrate, "-ac", "2",
 		"-f", "flv", out,
 	}
+}
+
+// CachedClip returns the clip from cacheDir, encoding it there first when
+// it is not cached yet (the name is a hash of the ffmpeg arguments, so a
+// changed spec is a new file). An empty cacheDir encodes into tmpDir.
+func CachedClip(ctx context.Context, cacheDir, tmpDir string, c ClipSpec) (path string, bitrate float64, err error) {
+	if cacheDir == "" {
+		return GenerateClip(ctx, tmpDir, c)
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", 0, fmt.Errorf("clip cache: %w", err)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(c.Args("OUT"), "\x00")))
+	path = filepath.Join(cacheDir, fmt.Sprintf("clip-%s-%s.flv", c.Name, hex.EncodeToString(sum[:6])))
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		return path, float64(st.Size()) * 8 / float64(c.Seconds), nil
+	}
+	// Encode into a private directory, then rename: two runs never see a
+	// half-written clip.
+	work, err := os.MkdirTemp(cacheDir, "encode-")
+	if err != nil {
+		return "", 0, fmt.Errorf("clip cache: %w", err)
+	}
+	defer os.RemoveAll(work)
+	tmp, bitrate, err := GenerateClip(ctx, work, c)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", 0, fmt.Errorf("clip cache: %w", err)
+	}
+	return path, bitrate, nil
 }
 
 // GenerateClip encodes the clip into dir and returns its path and its

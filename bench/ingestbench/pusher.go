@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// pusher is one ffmpeg process publishing the clip over RTMP.
+// pusher is one ffmpeg process publishing the clip.
 type pusher struct {
 	id     int
 	cmd    *exec.Cmd
@@ -26,25 +26,27 @@ type pusher struct {
 // read the clip at its native rate (-re); unpaced ones push as fast as
 // ffmpeg and the server allow. Both loop the clip forever; the harness
 // ends them.
-func pusherArgs(clip, url string, paced bool) []string {
+// out is the output part (format, options, URL) the server asks for.
+func pusherArgs(clip string, out []string, paced bool) []string {
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning"}
 	if paced {
 		args = append(args, "-re")
 	}
-	return append(args, "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "flv", url)
+	args = append(args, "-stream_loop", "-1", "-i", clip, "-c", "copy")
+	return append(args, out...)
 }
 
 // startPusher starts one ffmpeg in its own process group. Its stderr goes
 // straight to a file (no copying goroutine in the measured process).
 // onExit runs once the process has been reaped.
-func startPusher(id int, dir, clip, url string, paced bool, onExit func()) (*pusher, error) {
+func startPusher(id int, dir, clip string, out []string, paced bool, onExit func()) (*pusher, error) {
 	logPath := filepath.Join(dir, fmt.Sprintf("pusher-%d.log", id))
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close() // the child has its own descriptor
-	cmd := exec.Command("ffmpeg", pusherArgs(clip, url, paced)...)
+	cmd := exec.Command("ffmpeg", pusherArgs(clip, out, paced)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Own process group, so the kill reaches anything ffmpeg might fork;
 	// Pdeathsig ends it if the harness dies without cleaning up.
@@ -108,16 +110,16 @@ type pusherSet struct {
 	once    sync.Once
 }
 
-// startPushers starts n pushers publishing to urlPrefix/s0 … s<n-1>. On
+// startPushers starts n pushers, pusher i with the output output(i). On
 // error, the ones already started are killed.
-func startPushers(ctx context.Context, n int, dir, clip, urlPrefix string, paced bool) (*pusherSet, error) {
+func startPushers(ctx context.Context, n int, dir, clip string, output func(int) []string, paced bool) (*pusherSet, error) {
 	ps := &pusherSet{anyExit: make(chan struct{})}
 	for i := range n {
 		if err := ctx.Err(); err != nil {
 			_ = ps.killAll()
 			return nil, err
 		}
-		p, err := startPusher(i, dir, clip, fmt.Sprintf("%s/s%d", urlPrefix, i), paced,
+		p, err := startPusher(i, dir, clip, output(i), paced,
 			func() { ps.once.Do(func() { close(ps.anyExit) }) })
 		if err != nil {
 			_ = ps.killAll()

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Targets for our server, from the issue (headline: 32 paced streams).
+// Targets for our server (issue 5, RTMP; headline: 32 paced streams).
 const (
 	TargetAllocPerByte = 0.001 // heap bytes allocated per ingested byte
 	TargetMallocsPerMB = 1.0   // heap objects per 10^6 ingested bytes
@@ -17,28 +18,52 @@ const (
 	TargetCPUVsFloor   = 1.15  // CPU per GB relative to the floor (same N and mode)
 )
 
-// floor returns the floor row for the same N and mode, or nil.
-func (rep *Report) floor(r Result) *Result {
+// Further targets: issue 12 (RTMP, against the retaining floor and the
+// GOP-caching peer, whole run), issue 9 (RTSP) and issue 10 (SRT).
+const (
+	TargetCPUVsRetainFloor  = 1.15 // issue 12
+	TargetCPUVsGortmplibGOP = 0.9  // issue 12
+	TargetWholeAllocPerByte = 0.05 // issue 12, connection setup included
+	TargetCPUVsTCPFloorRTSP = 1.2  // issue 9
+	TargetCPUVsUDPFloorRTSP = 1.3  // issue 9
+	TargetMallocsVsGosrt    = 1.01 // issue 10: ≤ gosrt's + 1%
+)
+
+// same reports whether f is the same row as r for another server.
+func same(f, r *Result) bool {
+	return f.Protocol == r.Protocol && f.Transport == r.Transport && f.Clip == r.Clip &&
+		f.N == r.N && f.Paced == r.Paced && f.WindowName == r.WindowName
+}
+
+// peer returns server's row matching r, or nil.
+func (rep *Report) peer(r Result, server string) *Result {
 	for i := range rep.Results {
 		f := &rep.Results[i]
-		if f.Server == ServerFloor && f.N == r.N && f.Paced == r.Paced {
+		if f.Server == server && same(f, &r) && !f.Profiled {
 			return f
 		}
 	}
 	return nil
 }
 
+func (rep *Report) floor(r Result) *Result { return rep.peer(r, ServerFloor) }
+
 // VsFloor is r's CPU per GB divided by the floor's (0 when there is no
 // floor row).
-func (rep *Report) VsFloor(r Result) float64 {
-	f := rep.floor(r)
+func (rep *Report) VsFloor(r Result) float64 { return rep.vs(r, ServerFloor) }
+
+// VsRetainFloor is r's CPU per GB divided by the retaining floor's.
+func (rep *Report) VsRetainFloor(r Result) float64 { return rep.vs(r, ServerFloorRetain) }
+
+func (rep *Report) vs(r Result, server string) float64 {
+	f := rep.peer(r, server)
 	if f == nil || f.CPUPerGB() == 0 {
 		return 0
 	}
 	return r.CPUPerGB() / f.CPUPerGB()
 }
 
-// Misses lists the targets r misses (our server only).
+// Misses lists the targets r misses (our server only), by protocol.
 func (rep *Report) Misses(r Result) []string {
 	if r.Server != ServerOurs {
 		return nil
@@ -47,68 +72,155 @@ func (rep *Report) Misses(r Result) []string {
 	if v := r.AllocPerByte(); v > TargetAllocPerByte {
 		m = append(m, fmt.Sprintf("alloc %.3g B/B > %g", v, TargetAllocPerByte))
 	}
-	if v := r.MallocsPerMB(); v > TargetMallocsPerMB {
-		m = append(m, fmt.Sprintf("%.3g mallocs/MB > %g", v, TargetMallocsPerMB))
+	if r.Protocol != ProtoSRT {
+		if v := r.MallocsPerMB(); v > TargetMallocsPerMB {
+			m = append(m, fmt.Sprintf("%.3g mallocs/MB > %g", v, TargetMallocsPerMB))
+		}
+		if r.GCs > TargetGCs {
+			m = append(m, fmt.Sprintf("%d GC > %d", r.GCs, TargetGCs))
+		}
 	}
-	if r.GCs > TargetGCs {
-		m = append(m, fmt.Sprintf("%d GC > %d", r.GCs, TargetGCs))
-	}
-	if v := rep.VsFloor(r); v > TargetCPUVsFloor {
-		m = append(m, fmt.Sprintf("CPU %.2f× floor > %.2f×", v, TargetCPUVsFloor))
+	switch r.Protocol {
+	case ProtoRTMP, "":
+		if v := rep.VsFloor(r); v > TargetCPUVsFloor {
+			m = append(m, fmt.Sprintf("CPU %.2f× floor > %.2f×", v, TargetCPUVsFloor))
+		}
+		if v := rep.VsRetainFloor(r); v > TargetCPUVsRetainFloor {
+			m = append(m, fmt.Sprintf("CPU %.2f× retaining floor > %.2f×", v, TargetCPUVsRetainFloor))
+		}
+		if v := rep.vs(r, ServerGortmplibGOP); v > TargetCPUVsGortmplibGOP {
+			m = append(m, fmt.Sprintf("CPU %.2f× gortmplib-gop > %.2f×", v, TargetCPUVsGortmplibGOP))
+		}
+		if r.Whole.Bytes > 0 {
+			if v := r.Whole.AllocPerByte(); v > TargetWholeAllocPerByte {
+				m = append(m, fmt.Sprintf("whole run alloc %.3g B/B > %g", v, TargetWholeAllocPerByte))
+			}
+			if r.Whole.GCs > 0 {
+				m = append(m, fmt.Sprintf("whole run %d GC > 0", r.Whole.GCs))
+			}
+		}
+	case ProtoRTSP:
+		limit := TargetCPUVsTCPFloorRTSP
+		if r.Transport == "udp" {
+			limit = TargetCPUVsUDPFloorRTSP
+		}
+		if v := rep.VsFloor(r); v > limit {
+			m = append(m, fmt.Sprintf("CPU %.2f× %s floor > %.2f×", v, r.Transport, limit))
+		}
+	case ProtoSRT:
+		if g := rep.peer(r, ServerGosrt); g != nil {
+			if v, lim := r.MallocsPerMB(), g.MallocsPerMB()*TargetMallocsVsGosrt; v > lim {
+				m = append(m, fmt.Sprintf("%.4g mallocs/MB > gosrt's %.4g + 1%%", v, g.MallocsPerMB()))
+			}
+			if v := rep.vs(r, ServerGosrt); v > 1 {
+				m = append(m, fmt.Sprintf("CPU %.2f× gosrt > 1×", v))
+			}
+		}
+		m = slices.DeleteFunc(m, func(s string) bool { return strings.HasPrefix(s, "alloc ") })
 	}
 	return m
 }
 
-// PacedMisses lists the targets missed by our paced rows (the issue's
+// PacedMisses lists the targets missed by our paced rows (the issues'
 // targets are stated for paced streams).
 func (rep *Report) PacedMisses() []string {
 	var out []string
 	for _, r := range rep.Results {
 		if r.Server == ServerOurs && r.Paced {
 			for _, m := range rep.Misses(r) {
-				out = append(out, fmt.Sprintf("ours N=%d paced: %s", r.N, m))
+				out = append(out, fmt.Sprintf("ours %s N=%d paced %s %s: %s", r.Mode(), r.N, r.Clip, r.WindowName, m))
 			}
 		}
 	}
 	return out
 }
 
-// Table is the results as a Markdown table, one row per server × N × mode.
+// Mode is the row's transport and pacing, e.g. "tcp paced".
+func (r Result) Mode() string {
+	p := "unpaced"
+	if r.Paced {
+		p = "paced"
+	}
+	if r.Transport == "" {
+		return p
+	}
+	return r.Transport + " " + p
+}
+
+// protocols lists the protocols of the results in run order.
+func (rep *Report) protocols() []string {
+	var out []string
+	for _, r := range rep.Results {
+		if !slices.Contains(out, r.Protocol) {
+			out = append(out, r.Protocol)
+		}
+	}
+	return out
+}
+
+// Table is the results as Markdown, one table per protocol, one row per
+// server × clip × transport × pacing × N × window.
 func (rep *Report) Table() string {
 	var b strings.Builder
-	b.WriteString("| server | N | mode | window s | MB ingested | MB/s | alloc B/B | mallocs/MB | GC cycles | CPU s | CPU-s/GB | ÷ floor | bytes copied | ours' targets |\n")
-	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	for _, r := range rep.Results {
-		vs := "—"
-		if r.Server != ServerFloor {
-			if v := rep.VsFloor(r); v > 0 {
-				vs = fmt.Sprintf("%.2f×", v)
+	for _, proto := range rep.protocols() {
+		if len(rep.protocols()) > 1 || proto != ProtoRTMP {
+			fmt.Fprintf(&b, "\n### %s\n\n", strings.ToUpper(proto))
+		}
+		b.WriteString("| server | protocol | mode | N | clip Mbit/s | window | window s | MB ingested | MB/s | alloc B/B | mallocs/MB | GC cycles | CPU s | CPU-s/GB | ÷ floor | ÷ retaining floor | read syscalls | bytes/read | minor faults | RSS/stream MB | whole-run alloc B/B | whole-run GC | bytes copied | ours' targets |\n")
+		b.WriteString("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, r := range rep.Results {
+			if r.Protocol != proto {
+				continue
 			}
-		}
-		copied := "n/a (≥1 per byte)"
-		switch {
-		case r.CopiedKnown:
-			copied = fmt.Sprintf("%d (control path)", r.Copied)
-		case r.Server == ServerFloor:
-			copied = "0"
-		}
-		targets := ""
-		if r.Server == ServerOurs {
-			if m := rep.Misses(r); len(m) > 0 {
-				targets = "MISS: " + strings.Join(m, "; ")
-			} else if rep.floor(r) == nil {
-				targets = "ok (no floor row for the CPU target)"
-			} else {
-				targets = "ok"
+			ratio := func(server string) string {
+				if r.Server == server {
+					return "—"
+				}
+				if v := rep.vs(r, server); v > 0 {
+					return fmt.Sprintf("%.2f×", v)
+				}
+				return "—"
 			}
+			copied := "n/a"
+			switch {
+			case r.CopiedKnown:
+				copied = fmt.Sprintf("%d (control path)", r.Copied)
+			case r.Server == ServerFloor || r.Server == ServerFloorRetain:
+				copied = "0"
+			}
+			targets := ""
+			if r.Server == ServerOurs {
+				if m := rep.Misses(r); len(m) > 0 {
+					targets = "MISS: " + strings.Join(m, "; ")
+				} else if rep.floor(r) == nil {
+					targets = "ok (no floor row for the CPU target)"
+				} else {
+					targets = "ok"
+				}
+			}
+			name := r.Server
+			if r.Profiled {
+				name += " (profiled)"
+			}
+			reads, perRead, faults, rss := "n/a", "n/a", "n/a", "n/a"
+			if r.ProcKnown {
+				faults = fmt.Sprint(r.MinorFaults)
+				rss = fmt.Sprintf("%.2f", r.RSSPerStreamMB())
+				if r.Transport != "udp" {
+					reads = fmt.Sprint(r.ReadSyscalls)
+					perRead = fmt.Sprintf("%.0f", r.BytesPerRead())
+				}
+			}
+			window := r.WindowName
+			if r.WindowName != "steady" {
+				window = fmt.Sprintf("%s (from %.0f s)", r.WindowName, r.WindowStart.Seconds())
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f | %s | %.1f | %.1f | %.2f | %s | %s | %d | %.3f | %.3g | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n",
+				name, r.Protocol, r.Mode(), r.N, r.ClipBitrate/1e6, window, r.Window.Seconds(), r.MB(), r.MBps(),
+				num(r.AllocPerByte()), num(r.MallocsPerMB()), r.GCs, r.CPU().Seconds(), r.CPUPerGB(),
+				ratio(ServerFloor), ratio(ServerFloorRetain), reads, perRead, faults, rss,
+				num(r.Whole.AllocPerByte()), r.Whole.GCs, copied, targets)
 		}
-		name := r.Server
-		if r.Profiled {
-			name += " (profiled)"
-		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %.1f | %.1f | %.2f | %s | %s | %d | %.3f | %.3g | %s | %s | %s |\n",
-			name, r.N, r.Mode(), r.Window.Seconds(), r.MB(), r.MBps(), num(r.AllocPerByte()), num(r.MallocsPerMB()),
-			r.GCs, r.CPU().Seconds(), r.CPUPerGB(), vs, copied, targets)
 	}
 	return b.String()
 }
@@ -125,37 +237,57 @@ func num(v float64) string {
 	}
 }
 
-// Markdown is the full report: settings, method, table, targets.
+// Markdown is the full report: settings, method, tables, targets.
 func (rep *Report) Markdown() string {
 	o := rep.Options
 	var b strings.Builder
-	b.WriteString("# RTMP ingest benchmark (ingestbench)\n\n")
+	b.WriteString("# Ingest benchmark (ingestbench)\n\n")
 	fmt.Fprintf(&b, "- date: %s\n", rep.Started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- go: %s, GOMAXPROCS=%d, CPUs=%d, GOGC=%s, cpu: %s\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), envOr("GOGC", "100"), cpuModel())
-	fmt.Fprintf(&b, "- clip: %s; measured %.2f Mbit/s\n", o.Clip, rep.ClipBitrate/1e6)
-	fmt.Fprintf(&b, "- pushers: ffmpeg `-stream_loop -1 -i clip.flv -c copy -f flv rtmp://127.0.0.1:<port>/live/s<i>`, with `-re` when paced\n")
-	fmt.Fprintf(&b, "- per row: all N pushers publishing, %v warm-up, forced GC, then a %v measured window; pushers are killed only after the window\n", o.Warmup, o.Window)
-	b.WriteString("\n")
+	for _, c := range o.Clips {
+		fmt.Fprintf(&b, "- clip %s: %s; measured %.2f Mbit/s\n", c.Name, c, rep.Bitrates[c.Name]/1e6)
+	}
+	b.WriteString("- pushers: `ffmpeg [-re] -stream_loop -1 -i clip.flv -c copy` then `-f flv rtmp://127.0.0.1:<port>/live/s<i>`, " +
+		"`-f rtsp -rtsp_transport tcp|udp rtsp://127.0.0.1:<port>/live/s<i>`, or `-f mpegts \"srt://127.0.0.1:<port>?streamid=publish:/live/s<i>&pkt_size=1316\"` " +
+		"(the SRT floor: `-f mpegts udp://127.0.0.1:<port>?pkt_size=1316`)\n")
+	if o.Late > 0 {
+		fmt.Fprintf(&b, "- per row: a %v run; windows early (%v to %v after the pushers started) and late (%v to %v); no GC forced after the pushers started\n",
+			o.Late, EarlyStart, EarlyStart+EarlyLength, LateStart, o.Late-lateTail)
+	} else {
+		fmt.Fprintf(&b, "- per row: all N pushers publishing, %v warm-up, forced GC, then a %v steady window; pushers are killed only after the window\n", o.Warmup, o.Window)
+	}
+	fmt.Fprintf(&b, "- retaining floor and gortmplib-gop keep %v or %d MiB per stream (our ring's defaults); the retaining floor reads into %d KiB blocks\n",
+		o.RetainDuration, o.RetainBytes>>20, o.RetainBlock>>10)
 	b.WriteString(rep.Table())
 	b.WriteString(`
 How to read it:
-- Every figure is a delta over the measured window of the harness process, which hosts only the server under test (the pushers are separate ffmpeg processes). CPU is getrusage user+sys; alloc, mallocs and GC cycles are runtime.MemStats deltas (TotalAlloc, Mallocs, NumGC). MB = 10^6 bytes, GB = 10^9 bytes.
-- MB ingested = socket bytes the server read: ours from the hub totals (cross-checked against ` + "`zerocopy_socket_bytes_read_total`" + ` on /metrics), gortmplib through a counting net.Conn under its ServerConn, the floor as the sum of its reads.
-- floor = the same ffmpeg pushers into a server that does the RTMP setup with gortmplib before the window and then only reads each socket into a reused 64 KiB buffer and discards it (no parsing, no deadlines, no acks): the kernel copy, the syscalls and the netpoller, which no user-space server avoids. ÷ floor = CPU-s/GB divided by the floor's for the same N and mode.
-- gortmplib = a minimal server on gortmplib v1.0.1: ServerConn + Reader, a per-message read deadline, every H.264 access unit and AAC frame delivered to a callback that only counts it.
-- bytes copied = user-space copies on the ingest path. Ours counts control-path copies only (commands, sequence headers, header fields straddling blocks); media payloads are not copied by construction. gortmplib copies every byte at least once (bufio into message bodies), which it does not report.
-- unpaced rows (no -re) show a throughput ceiling on this machine; the pushers compete with the server for the same cores, so MB/s there depends on the core count.
+- Window figures are deltas over the measured window of the harness process, which hosts only the server under test (the pushers are separate ffmpeg processes). CPU is getrusage user+sys; alloc, mallocs and GC cycles are runtime.MemStats deltas (TotalAlloc, Mallocs, NumGC). MB = 10^6 bytes, GB = 10^9 bytes.
+- read syscalls and bytes/read: /proc/self/io syscr and rchar deltas (read(2) calls; UDP sockets are read with recvfrom, which /proc/PID/io does not count: n/a). minor faults: /proc/self/stat minflt delta. RSS/stream: (VmRSS at the end of the window − VmRSS with the server idle before the pushers) ÷ N.
+- whole run: from the idle server before the pushers started to the end of the last window, connection setup included; GC cycles the harness forced are not counted.
+- MB ingested = socket bytes the server read: ours from the hub totals (cross-checked against ` + "`zerocopy_socket_bytes_read_total`" + ` on /metrics; SRT's are published once a second), peers through a counting net.Conn / PacketConn under the library (gosrt: packet payloads), floors as the sum of their reads.
+- floor = the same pushers into a server that does the protocol setup before the window (RTMP with gortmplib, RTSP by hand: OPTIONS/ANNOUNCE/SETUP/RECORD) and then only reads each socket (UDP: the shared sockets) into one reused 64 KiB buffer. SRT's floor gets the same MPEG-TS datagrams over plain UDP (SRT's handshake and ACKs need a real SRT peer). ÷ floor = CPU-s/GB ÷ the floor's for the same protocol, transport, clip, N, mode and window.
+- retaining floor = the floor reading into a ring of blocks it keeps as long as our ring keeps frames (same bound) and releases in order, reusing the most recently released block: the memory cost any GOP-caching server pays.
+- gortmplib = gortmplib v1.0.1 ServerConn + Reader, a per-message read deadline, every H.264 access unit and AAC frame delivered to a callback that counts it; gortmplib-gop also keeps them (no copy) for the same duration/bytes. gortsplib = gortsplib v5.6.4 Server, RECORD accepted, every packet depacketized into access units and discarded. gosrt = gosrt v0.11.0 listener, ReadPacket + Decommission.
+- bytes copied = user-space copies on the ingest path. Ours counts control-path copies only; media payloads are not copied by construction. The peers copy every byte at least once, which they do not report (n/a).
+- unpaced rows (no -re) show a throughput ceiling on this machine; the pushers compete with the server for the same cores.
 `)
-	fmt.Fprintf(&b, "\nTargets for ours (the issue states them for 32 paced streams): alloc ≤ %g B/B, ≤ %g malloc per MB, %d GC cycles, CPU-s/GB ≤ %.2f× the floor.\n",
-		TargetAllocPerByte, TargetMallocsPerMB, TargetGCs, TargetCPUVsFloor)
+	fmt.Fprintf(&b, "\nTargets for ours (stated for 32 paced streams): alloc ≤ %g B/B, ≤ %g malloc per MB, %d GC cycles; RTMP: CPU-s/GB ≤ %.2f× the floor and ≤ %.2f× the retaining floor and ≤ %.2f× gortmplib-gop, whole run ≤ %g B/B and 0 GC; RTSP: ≤ %.2f× the TCP floor, ≤ %.2f× the UDP floor; SRT: mallocs/MB ≤ gosrt's + 1%%, CPU ≤ gosrt's.\n",
+		TargetAllocPerByte, TargetMallocsPerMB, TargetGCs, TargetCPUVsFloor, TargetCPUVsRetainFloor, TargetCPUVsGortmplibGOP, TargetWholeAllocPerByte,
+		TargetCPUVsTCPFloorRTSP, TargetCPUVsUDPFloorRTSP)
 	if m := rep.PacedMisses(); len(m) > 0 {
 		b.WriteString("Missed (paced rows):\n")
 		for _, s := range m {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
-	} else {
+	} else if len(rep.Results) > 0 {
 		b.WriteString("All paced rows of ours meet them.\n")
+	}
+	if len(rep.Skipped) > 0 {
+		b.WriteString("\nSkipped:\n")
+		for _, s := range rep.Skipped {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
 	}
 	for _, r := range rep.Results {
 		if r.Profiled {
@@ -222,6 +354,21 @@ type JSONSetup struct {
 	WarmupSeconds   float64 `json:"warmupSeconds"`
 	Ns              []int   `json:"ns"`
 	GOGC            string  `json:"gogc"`
+	// Added with issue 12 (absent from older files).
+	Clips            []JSONClip `json:"clips,omitempty"`
+	Protocols        []string   `json:"protocols,omitempty"`
+	LateRunSeconds   float64    `json:"lateRunSeconds,omitempty"` // 0: one steady window per row
+	RetainSeconds    float64    `json:"retainSeconds,omitempty"`
+	RetainBytes      int        `json:"retainBytes,omitempty"`
+	RetainBlockBytes int        `json:"retainBlockBytes,omitempty"`
+	Skipped          []string   `json:"skipped,omitempty"`
+}
+
+// JSONClip is one clip of the run.
+type JSONClip struct {
+	Name        string  `json:"name"`
+	Spec        string  `json:"spec"`
+	BitrateMbps float64 `json:"bitrateMbps"`
 }
 
 // JSONRow is one measured row. CopiedBytes is null when the server does
@@ -241,10 +388,36 @@ type JSONRow struct {
 	CPUPerGB      float64 `json:"cpuPerGB"`
 	CopiedBytes   *int64  `json:"copiedBytes"`
 	Profiled      bool    `json:"profiled,omitempty"`
+
+	// Added with issue 12. Transport is tcp or udp; Clip names the clip;
+	// Window is steady, early or late (absent in older files: steady).
+	Transport          string     `json:"transport,omitempty"`
+	Clip               string     `json:"clip,omitempty"`
+	ClipBitrateMbps    float64    `json:"clipBitrateMbps,omitempty"`
+	Window             string     `json:"window,omitempty"`
+	WindowStartSeconds float64    `json:"windowStartSeconds,omitempty"`
+	MBps               float64    `json:"mbps,omitempty"`
+	VsFloor            float64    `json:"vsFloor,omitempty"`
+	VsRetainFloor      float64    `json:"vsRetainFloor,omitempty"`
+	ReadSyscalls       *int64     `json:"readSyscalls,omitempty"` // null for UDP (recvfrom is not in /proc/PID/io)
+	BytesPerRead       *float64   `json:"bytesPerRead,omitempty"`
+	MinorFaults        *int64     `json:"minorFaults,omitempty"`
+	RSSPerStreamMB     *float64   `json:"rssPerStreamMB,omitempty"`
+	Whole              *JSONWhole `json:"whole,omitempty"`
 }
 
-// JSON is the report in the docs/bench/ingest.json format. Every row is
-// RTMP: the harness measures RTMP ingest only.
+// JSONWhole is a row's whole-run figures (connection setup included).
+type JSONWhole struct {
+	Seconds      float64 `json:"seconds"`
+	Bytes        int64   `json:"bytes"`
+	AllocPerByte float64 `json:"allocPerByte"`
+	MallocsPerMB float64 `json:"mallocsPerMB"`
+	GCCycles     uint32  `json:"gcCycles"`
+	CPUPerGB     float64 `json:"cpuPerGB"`
+	MinorFaults  int64   `json:"minorFaults"`
+}
+
+// JSON is the report in the docs/bench/ingest.json format.
 func (rep *Report) JSON() ([]byte, error) {
 	o := rep.Options
 	j := JSONReport{
@@ -260,16 +433,52 @@ func (rep *Report) JSON() ([]byte, error) {
 	if o.ClipPath != "" {
 		j.Setup.Clip = o.ClipPath
 	}
+	j.Setup.Protocols = o.Protocols
+	j.Setup.LateRunSeconds = o.Late.Seconds()
+	j.Setup.RetainSeconds, j.Setup.RetainBytes, j.Setup.RetainBlockBytes = o.RetainDuration.Seconds(), o.RetainBytes, o.RetainBlock
+	j.Setup.Skipped = rep.Skipped
+	for _, c := range o.Clips {
+		j.Setup.Clips = append(j.Setup.Clips, JSONClip{Name: c.Name, Spec: c.String(), BitrateMbps: rep.Bitrates[c.Name] / 1e6})
+	}
+	if len(o.Clips) > 0 {
+		j.Setup.Clip = o.Clips[0].String()
+	}
 	for _, r := range rep.Results {
+		pacing := "unpaced"
+		if r.Paced {
+			pacing = "paced"
+		}
+		proto := r.Protocol
+		if proto == "" {
+			proto = ProtoRTMP // results built before the protocol field
+		}
 		row := JSONRow{
-			Protocol: "rtmp", Server: r.Server, N: r.N, Mode: r.Mode(), WindowSeconds: r.Window.Seconds(),
+			Protocol: proto, Server: r.Server, N: r.N, Mode: pacing, WindowSeconds: r.Window.Seconds(),
 			Bytes: r.Bytes, MBIngested: r.MB(), AllocPerByte: r.AllocPerByte(), MallocsPerMB: r.MallocsPerMB(),
 			GCCycles: r.GCs, CPUSeconds: r.CPU().Seconds(), CPUPerGB: r.CPUPerGB(), Profiled: r.Profiled,
+			Transport: r.Transport, Clip: r.Clip, ClipBitrateMbps: r.ClipBitrate / 1e6, Window: r.WindowName,
+			WindowStartSeconds: r.WindowStart.Seconds(), MBps: r.MBps(),
+			VsFloor: rep.VsFloor(r), VsRetainFloor: rep.VsRetainFloor(r),
+		}
+		if r.ProcKnown {
+			faults, rss := r.MinorFaults, r.RSSPerStreamMB()
+			row.MinorFaults, row.RSSPerStreamMB = &faults, &rss
+			if r.Transport != "udp" {
+				reads, per := r.ReadSyscalls, r.BytesPerRead()
+				row.ReadSyscalls, row.BytesPerRead = &reads, &per
+			}
+		}
+		if w := r.Whole; w.Bytes > 0 {
+			row.Whole = &JSONWhole{Seconds: w.Window.Seconds(), Bytes: w.Bytes, AllocPerByte: w.AllocPerByte(),
+				MallocsPerMB: float64(w.Mallocs) / (float64(w.Bytes) / 1e6), GCCycles: w.GCs, CPUPerGB: w.CPUPerGB(), MinorFaults: w.Faults}
+		}
+		if row.Server == ServerFloor || row.Server == ServerFloorRetain {
+			row.VsFloor, row.VsRetainFloor = 0, 0
 		}
 		switch {
 		case r.CopiedKnown:
 			row.CopiedBytes = &r.Copied
-		case r.Server == ServerFloor:
+		case r.Server == ServerFloor || r.Server == ServerFloorRetain:
 			row.CopiedBytes = new(int64)
 		}
 		j.Rows = append(j.Rows, row)

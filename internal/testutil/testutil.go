@@ -6,6 +6,8 @@ package testutil
 import (
 	"bytes"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,13 +50,41 @@ func WaitGoroutines(t testing.TB, base int) {
 	}
 }
 
-// LoopbackProtocols is the config YAML, at the indentation of a
-// `zerocopy:` subsection, that puts every protocol other than RTMP on
-// kernel-chosen loopback ports. A test config that left them out would bind
-// the fixed default ports (8554, 8000/8001 …), which collide when test
-// binaries run in parallel.
-const LoopbackProtocols = `  rtsp:
-    listenaddr: 127.0.0.1:0
-    rtpaddress: 127.0.0.1:0
-    rtcpaddress: 127.0.0.1:0
-`
+// loopbackSections puts each protocol other than RTMP on kernel-chosen
+// loopback ports, in a `zerocopy:` subsection's indentation.
+var loopbackSections = []struct{ name, yaml string }{
+	{"rtsp", "  rtsp:\n    listenaddr: 127.0.0.1:0\n    rtpaddress: 127.0.0.1:0\n    rtcpaddress: 127.0.0.1:0\n"},
+	{"quic", "  quic:\n    listenaddr: 127.0.0.1:0\n"},
+	{"srt", "  srt:\n    listenaddr: 127.0.0.1:0\n"},
+}
+
+// LoopbackProtocolsExcept returns the config YAML, at the indentation of a
+// `zerocopy:` subsection, that puts every protocol other than RTMP and the
+// ones named on kernel-chosen loopback ports. A test config that left them
+// out would bind the fixed default ports (8554, 8000/8001, 44944 …), which
+// collide when test binaries run in parallel. A test that writes its own
+// section for a protocol names it here, so the key is not defined twice.
+func LoopbackProtocolsExcept(names ...string) string {
+	var b strings.Builder
+	for _, s := range loopbackSections {
+		if !slices.Contains(names, s.name) {
+			b.WriteString(s.yaml)
+		}
+	}
+	return b.String()
+}
+
+// LoopbackEnv is the same as environment overrides, for tests that start
+// the host through a config loader with an environ: append it after the
+// test's own entries (the first entry for a name wins, and the environment
+// overrides the file).
+var LoopbackEnv = []string{
+	"ZEROCOPY_RTSP_LISTENADDR=127.0.0.1:0",
+	"ZEROCOPY_RTSP_RTPADDRESS=127.0.0.1:0",
+	"ZEROCOPY_RTSP_RTCPADDRESS=127.0.0.1:0",
+	"ZEROCOPY_QUIC_LISTENADDR=127.0.0.1:0",
+	"ZEROCOPY_SRT_LISTENADDR=127.0.0.1:0",
+}
+
+// LoopbackProtocols is LoopbackProtocolsExcept with no exception.
+var LoopbackProtocols = LoopbackProtocolsExcept()

@@ -151,19 +151,36 @@ func render(dir string) (string, error) {
 	return tables.String(), os.WriteFile(filepath.Join(dir, "tables.md"), []byte(tables.String()), 0o644)
 }
 
-// protocols lists the protocols of the ingest rows, RTMP first.
+// rowKey is the chart a row belongs to: its protocol, then, when the row
+// says so, its transport (RTSP), clip and non-steady window, e.g. "rtsp-udp"
+// or "rtmp-high-late". Rows of older files (no such fields) key by protocol.
+func rowKey(r *ingestRow) string {
+	k := r.Protocol
+	if r.Protocol == "rtsp" && r.Transport != "" {
+		k += "-" + r.Transport
+	}
+	if r.Clip != "" && r.Clip != "low" && r.Clip != "legacy" {
+		k += "-" + r.Clip
+	}
+	if r.Window != "" && r.Window != "steady" {
+		k += "-" + r.Window
+	}
+	return k
+}
+
+// protocols lists the chart keys of the ingest rows (rowKey), RTMP first.
 func protocols(f *ingestFile) []string {
 	var ps []string
-	for _, r := range f.Rows {
-		if !slices.Contains(ps, r.Protocol) {
-			ps = append(ps, r.Protocol)
+	for i := range f.Rows {
+		if k := rowKey(&f.Rows[i]); !slices.Contains(ps, k) {
+			ps = append(ps, k)
 		}
 	}
 	slices.SortStableFunc(ps, func(a, b string) int {
-		if a == "rtmp" {
-			return -1
-		}
-		if b == "rtmp" {
+		if ra, rb := strings.HasPrefix(a, "rtmp"), strings.HasPrefix(b, "rtmp"); ra != rb {
+			if ra {
+				return -1
+			}
 			return 1
 		}
 		return strings.Compare(a, b)
@@ -178,7 +195,7 @@ func servers(f *ingestFile, protocol string) []string {
 	hasFloor, hasOurs := false, false
 	for _, r := range f.Rows {
 		switch {
-		case r.Protocol != protocol:
+		case rowKey(&r) != protocol:
 		case r.Server == "floor":
 			hasFloor = true
 		case r.Server == "ours":
@@ -202,7 +219,7 @@ func servers(f *ingestFile, protocol string) []string {
 func ns(f *ingestFile, protocol, mode string) []int {
 	var out []int
 	for _, r := range f.Rows {
-		if r.Protocol == protocol && r.Mode == mode && !slices.Contains(out, r.N) {
+		if rowKey(&r) == protocol && r.Mode == mode && !slices.Contains(out, r.N) {
 			out = append(out, r.N)
 		}
 	}
@@ -215,7 +232,7 @@ func ns(f *ingestFile, protocol, mode string) []int {
 func value(f *ingestFile, protocol, server, mode string, n int, fig func(r *ingestRow) float64) float64 {
 	for i := range f.Rows {
 		r := &f.Rows[i]
-		if r.Protocol == protocol && r.Server == server && r.Mode == mode && r.N == n && !r.Profiled {
+		if rowKey(r) == protocol && r.Server == server && r.Mode == mode && r.N == n && !r.Profiled {
 			return fig(r)
 		}
 	}

@@ -27,17 +27,24 @@ func ingestTables(f *ingestFile, charts map[string][]string) string {
 		b.WriteString("\n")
 		b.WriteString(runLine(f.Date, f.Go, f.Machine, f.Source))
 		s := f.Setup
-		fmt.Fprintf(&b, "N pushers of a %.2f Mbit/s clip (%s); %g s window after %g s warm-up; GOGC=%s.\n\n",
+		fmt.Fprintf(&b, "N pushers of a %.2f Mbit/s clip (%s); %g s window after %g s warm-up; GOGC=%s.\n",
 			s.ClipBitrateMbps, s.Clip, s.WindowSeconds, s.WarmupSeconds, s.GOGC)
-		b.WriteString("| server | N | mode | window s | MB ingested | MB/s | alloc B/B | mallocs/MB | GC cycles | CPU s | CPU-s/GB | ÷ floor | bytes copied |\n")
-		b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range s.Clips {
+			fmt.Fprintf(&b, "Clip %s: %.2f Mbit/s (%s).\n", c.Name, c.BitrateMbps, c.Spec)
+		}
+		if s.LateRunSeconds > 0 {
+			fmt.Fprintf(&b, "Runs of %g s: early window 5-15 s, late window 40-%g s after the pushers started.\n", s.LateRunSeconds, s.LateRunSeconds-5)
+		}
+		b.WriteString("\n")
+		b.WriteString("| server | N | mode | window s | MB ingested | MB/s | alloc B/B | mallocs/MB | GC cycles | CPU s | CPU-s/GB | ÷ floor | bytes copied | ÷ retaining floor | read syscalls | bytes/read | minor faults | RSS/stream MB | whole-run alloc B/B | whole-run GC |\n")
+		b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, mode := range []string{"paced", "unpaced"} {
 			for _, n := range ns(f, proto, mode) {
 				floor := value(f, proto, "floor", mode, n, func(r *ingestRow) float64 { return r.CPUPerGB })
 				for _, srv := range servers(f, proto) {
 					for i := range f.Rows {
 						r := &f.Rows[i]
-						if r.Protocol != proto || r.Server != srv || r.Mode != mode || r.N != n {
+						if rowKey(r) != proto || r.Server != srv || r.Mode != mode || r.N != n {
 							continue
 						}
 						vs := "—"
@@ -56,15 +63,45 @@ func ingestTables(f *ingestFile, charts map[string][]string) string {
 						if r.WindowSeconds > 0 {
 							mbps = r.MBIngested / r.WindowSeconds
 						}
-						fmt.Fprintf(&b, "| %s | %d | %s | %.1f | %.1f | %.2f | %s | %s | %d | %.3f | %.3g | %s | %s |\n",
+						// Columns added with issue 12; "—" for older files.
+						opt := func(ok bool, f string, v any) string {
+							if !ok {
+								return "—"
+							}
+							return fmt.Sprintf(f, v)
+						}
+						retain := opt(r.VsRetainFloor > 0, "%.2f×", r.VsRetainFloor)
+						reads := opt(r.ReadSyscalls != nil, "%d", deref(r.ReadSyscalls))
+						perRead := opt(r.BytesPerRead != nil, "%.0f", derefF(r.BytesPerRead))
+						faults := opt(r.MinorFaults != nil, "%d", deref(r.MinorFaults))
+						rss := opt(r.RSSPerStreamMB != nil, "%.2f", derefF(r.RSSPerStreamMB))
+						wAlloc, wGC := "—", "—"
+						if r.Whole != nil {
+							wAlloc, wGC = num(r.Whole.AllocPerByte), fmt.Sprint(r.Whole.GCCycles)
+						}
+						fmt.Fprintf(&b, "| %s | %d | %s | %.1f | %.1f | %.2f | %s | %s | %d | %.3f | %.3g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 							name, r.N, r.Mode, r.WindowSeconds, r.MBIngested, mbps, num(r.AllocPerByte), num(r.MallocsPerMB),
-							r.GCCycles, r.CPUSeconds, r.CPUPerGB, vs, copied)
+							r.GCCycles, r.CPUSeconds, r.CPUPerGB, vs, copied, retain, reads, perRead, faults, rss, wAlloc, wGC)
 					}
 				}
 			}
 		}
 	}
 	return b.String()
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func derefF(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // num prints small ratios readably: 0, 3 significant digits, or %.0f.

@@ -1,0 +1,229 @@
+package rtph264
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/zcingest/zerocopy/pool"
+	"github.com/zcingest/zerocopy/rtsp/rtp"
+)
+
+func timeDur(v int64) time.Duration { return time.Duration(v) }
+
+var (
+	idr    = []byte{0x65, 0x88, 0x84, 1, 2, 3}
+	nonIDR = []byte{0x41, 0x9a, 5, 6}
+	sps    = []byte{0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8} // baseline
+	pps    = []byte{0x68, 0xce, 0x3c, 0x80}
+)
+
+func stapA(nals ...[]byte) []byte {
+	b := []byte{0x78} // F=0 NRI=3 type 24
+	for _, n := range nals {
+		b = append(b, byte(len(n)>>8), byte(len(n)))
+		b = append(b, n...)
+	}
+	return b
+}
+
+// fuA splits nal into FU-A payloads of at most n fragment bytes.
+func fuA(nal []byte, n int) [][]byte {
+	var out [][]byte
+	rest := nal[1:]
+	for first := true; len(rest) > 0; first = false {
+		k := min(n, len(rest))
+		fu := nal[0] & 0x1f
+		if first {
+			fu |= 0x80
+		}
+		if k == len(rest) {
+			fu |= 0x40
+		}
+		out = append(out, append([]byte{nal[0]&0xe0 | 28, fu}, rest[:k]...))
+		rest = rest[k:]
+	}
+	return out
+}
+
+var bigIDR = func() []byte {
+	b := []byte{0x65}
+	for i := range 50 {
+		b = append(b, byte(i))
+	}
+	return b
+}()
+
+type depCase struct {
+	name    string
+	pkts    []pk
+	want    [][][]byte // units per emitted AU
+	keys    []bool
+	dropped int64
+	skipped int64
+	bad     int64 // malformed
+	lost    int64
+}
+
+func depCases() []depCase {
+	f := fuA(bigIDR, 20) // 3 fragments
+	g := fuA(append([]byte{0x41}, bigIDR[1:]...), 20)
+	return []depCase{
+		{name: "single NAL with marker", pkts: []pk{{1, 0, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}},
+		{name: "STAP-A then slice", pkts: []pk{{1, 0, false, stapA(sps, pps)}, {2, 0, true, idr}}, want: [][][]byte{{sps, pps, idr}}, keys: []bool{true}},
+		{name: "FU-A", pkts: []pk{{1, 0, false, f[0]}, {2, 0, false, f[1]}, {3, 0, true, f[2]}}, want: [][][]byte{{bigIDR}}, keys: []bool{true}},
+		{name: "marker-less boundary by timestamp change", pkts: []pk{{1, 0, false, idr}, {2, 3000, false, nonIDR}, {3, 6000, true, nonIDR}},
+			want: [][][]byte{{idr}, {nonIDR}, {nonIDR}}, keys: []bool{true, false, false}},
+		{name: "starts at the first keyframe", pkts: []pk{{1, 0, true, nonIDR}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, skipped: 1},
+		{name: "FU-A without a start bit", pkts: []pk{{1, 0, true, idr}, {2, 3000, false, g[1]}, {3, 3000, true, g[2]}, {4, 6000, true, nonIDR}, {5, 9000, true, idr}},
+			want: [][][]byte{{idr}, {idr}}, keys: []bool{true, true}, dropped: 1, skipped: 1},
+		{name: "FU end without a start", pkts: []pk{{1, 0, true, idr}, {2, 3000, true, g[2]}, {3, 6000, true, idr}},
+			want: [][][]byte{{idr}, {idr}}, keys: []bool{true, true}, dropped: 1},
+		{name: "FU start inside an open FU", pkts: []pk{{1, 0, false, f[0]}, {2, 0, false, f[0]}, {3, 0, true, f[2]}, {4, 3000, true, idr}},
+			want: [][][]byte{{idr}}, keys: []bool{true}, dropped: 1},
+		{name: "marker inside an FU", pkts: []pk{{1, 0, false, f[0]}, {2, 0, true, f[1]}, {3, 3000, true, idr}},
+			want: [][][]byte{{idr}}, keys: []bool{true}, dropped: 1},
+		{name: "sequence gap inside a NAL drops the AU and resumes at the next keyframe",
+			pkts: []pk{{1, 0, true, idr}, {2, 3000, false, g[0]}, {4, 3000, true, g[2]}, {5, 6000, true, nonIDR}, {6, 9000, false, stapA(sps, pps)}, {7, 9000, true, idr}, {8, 12000, true, nonIDR}},
+			want: [][][]byte{{idr}, {sps, pps, idr}, {nonIDR}}, keys: []bool{true, true, false}, dropped: 1, skipped: 1, lost: 1},
+		{name: "gap between AUs taints the next timestamp", pkts: []pk{{1, 0, true, idr}, {3, 3000, true, nonIDR}, {4, 6000, true, idr}},
+			want: [][][]byte{{idr}, {idr}}, keys: []bool{true, true}, dropped: 1, lost: 1},
+		{name: "reordered packet is dropped late", pkts: []pk{{1, 0, true, idr}, {3, 3000, true, idr}, {2, 1500, true, nonIDR}, {4, 6000, true, nonIDR}, {5, 9000, true, idr}},
+			want: [][][]byte{{idr}, {idr}}, keys: []bool{true, true}, dropped: 1, skipped: 1},
+		{name: "duplicate", pkts: []pk{{1, 0, true, idr}, {1, 0, true, idr}, {2, 3000, true, nonIDR}},
+			want: [][][]byte{{idr}, {nonIDR}}, keys: []bool{true, false}},
+		{name: "STAP-B rejected", pkts: []pk{{1, 0, true, []byte{0x79, 0, 0, 0, 1, 0x65}}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, bad: 1, dropped: 1},
+		{name: "MTAP rejected", pkts: []pk{{1, 0, true, []byte{0x7a, 0, 0}}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, bad: 1, dropped: 1},
+		{name: "FU-B rejected", pkts: []pk{{1, 0, true, []byte{0x7d, 0x85, 0, 0, 1}}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, bad: 1, dropped: 1},
+		{name: "STAP-A size past the end", pkts: []pk{{1, 0, true, []byte{0x78, 0, 9, 0x65}}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, bad: 1, dropped: 1},
+		{name: "STAP-A zero size", pkts: []pk{{1, 0, true, []byte{0x78, 0, 0}}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, bad: 1, dropped: 1},
+		{name: "FU-A too short", pkts: []pk{{1, 0, true, []byte{0x7c, 0x85}}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, bad: 1, dropped: 1},
+		{name: "empty payload", pkts: []pk{{1, 0, true, nil}, {2, 3000, true, idr}}, want: [][][]byte{{idr}}, keys: []bool{true}, bad: 1},
+		{name: "timestamp wrap", pkts: []pk{{1, 0xffffffff - 1499, true, idr}, {2, 1500, true, nonIDR}}, want: [][][]byte{{idr}, {nonIDR}}, keys: []bool{true, false}},
+	}
+}
+
+func TestDepacketize(t *testing.T) {
+	for _, c := range depCases() {
+		t.Run(c.name, func(t *testing.T) {
+			a := pool.NewAllocator(1 << 16)
+			defer pool.Recycle(a)
+			d, err := NewDepacketizer(a, 90000, WithReorderDepth(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := &collector{t: t, a: a}
+			var malformed int64
+			for _, p := range c.pkts {
+				if err := col.push(d, p.bytes()); err != nil {
+					if !errors.Is(err, rtp.ErrMalformed) {
+						t.Fatalf("push: %v", err)
+					}
+					malformed++
+				}
+			}
+			d.Close()
+			if !pool.Balanced(a) {
+				t.Fatalf("allocator not balanced: %d in use", pool.InUse(a))
+			}
+			if len(col.aus) != len(c.want) {
+				t.Fatalf("emitted %d AUs, want %d: %+v", len(col.aus), len(c.want), col.aus)
+			}
+			for i, au := range col.aus {
+				if !equalUnits(au.units, c.want[i]) || au.key != c.keys[i] {
+					t.Fatalf("AU %d: %x key %v, want %x key %v", i, au.units, au.key, c.want[i], c.keys[i])
+				}
+				if au.dts > au.pts || (i > 0 && au.dts <= col.aus[i-1].dts) {
+					t.Fatalf("AU %d: dts %d pts %d", i, au.dts, au.pts)
+				}
+			}
+			s := d.Stats()
+			if s.Dropped != c.dropped || s.Skipped != c.skipped || s.Malformed != c.bad || malformed != c.bad || s.Lost != c.lost {
+				t.Fatalf("stats %+v (errors %d), want dropped %d skipped %d malformed %d lost %d", s, malformed, c.dropped, c.skipped, c.bad, c.lost)
+			}
+			if s.Packets != int64(len(c.pkts)) || s.AccessUnits != int64(len(c.want)) {
+				t.Fatalf("stats %+v", s)
+			}
+		})
+	}
+}
+
+func TestTimestampWrapPTS(t *testing.T) {
+	a := pool.NewAllocator(1 << 16)
+	defer pool.Recycle(a)
+	d, _ := NewDepacketizer(a, 90000, WithReorderDepth(0))
+	col := &collector{t: t, a: a}
+	ts := uint32(0xffffffff - 2999)
+	for i := range 4 {
+		col.push(d, pk{uint16(i), ts + uint32(i)*3000, true, idr}.bytes())
+	}
+	d.Close()
+	for i, au := range col.aus {
+		if want := int64(i) * int64(time.Second) / 30; au.pts != want {
+			t.Fatalf("AU %d pts %v want %v", i, time.Duration(au.pts), time.Duration(want))
+		}
+	}
+	if !pool.Balanced(a) {
+		t.Fatal("not balanced")
+	}
+}
+
+func TestAccessUnitLimit(t *testing.T) {
+	a := pool.NewAllocator(1 << 20)
+	defer pool.Recycle(a)
+	d, _ := NewDepacketizer(a, 90000)
+	col := &collector{t: t, a: a}
+	frag := make([]byte, 1400)
+	frag[0], frag[1] = 0x7c, 0x85
+	var err error
+	for i := 0; err == nil && i < rtp.MaxAccessUnitSize/1398+2; i++ {
+		err = col.push(d, pk{uint16(i), 0, false, frag}.bytes())
+		frag[1] = 0x05
+	}
+	if !errors.Is(err, rtp.ErrMalformed) {
+		t.Fatalf("err = %v", err)
+	}
+	d.Close()
+	if !pool.Balanced(a) || d.Stats().Dropped != 1 {
+		t.Fatalf("balanced %v stats %+v", pool.Balanced(a), d.Stats())
+	}
+}
+
+func TestEmitErrorReturned(t *testing.T) {
+	a := pool.NewAllocator(1 << 16)
+	defer pool.Recycle(a)
+	d, _ := NewDepacketizer(a, 90000)
+	boom := fmt.Errorf("boom")
+	err := d.Push(malloc(a, pk{1, 0, true, idr}.bytes()), func(*rtp.AccessUnit) error { return boom })
+	if err != boom {
+		t.Fatalf("err = %v", err)
+	}
+	// a timestamp-change flush whose emit fails frees the new packet too
+	d.Push(malloc(a, pk{2, 3000, false, idr}.bytes()), nil)
+	if err := d.Push(malloc(a, pk{3, 6000, false, idr}.bytes()), func(*rtp.AccessUnit) error { return boom }); err != boom {
+		t.Fatalf("err = %v", err)
+	}
+	d.Close()
+	if !pool.Balanced(a) {
+		t.Fatalf("not balanced: %d", pool.InUse(a))
+	}
+}
+
+func TestOptions(t *testing.T) {
+	a := pool.NewAllocator(1 << 12)
+	defer pool.Recycle(a)
+	if _, err := NewDepacketizer(a, 90000, WithPacketizationMode(2)); err == nil {
+		t.Fatal("mode 2 accepted")
+	}
+	if _, err := NewDepacketizer(a, 0); err == nil {
+		t.Fatal("clock rate 0 accepted")
+	}
+	d, err := NewDepacketizer(a, 90000, WithSPS(sps))
+	if err != nil || d.dts.Depth() != 0 {
+		t.Fatalf("baseline SPS: %v depth %d", err, d.dts.Depth())
+	}
+	if _, err := NewDepacketizer(a, 90000, WithSPS([]byte{0x67, 1})); err == nil {
+		t.Fatal("bad SPS accepted")
+	}
+}

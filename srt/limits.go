@@ -1,0 +1,37 @@
+package srt
+
+import "time"
+
+// Limits of the SRT server. Each blocks one way a peer (or a flood of
+// them) could make the server spend without bound.
+const (
+	// MaxPendingHandshakes bounds conclusion handshakes being decided at
+	// once (auth callbacks may block): a flood of callers is refused with
+	// REJX_OVERLOAD instead of spawning a goroutine each.
+	MaxPendingHandshakes = 64
+	// MinPassphrase and MaxPassphrase are libsrt's bounds (SRTO_PASSPHRASE
+	// takes 10 to 79 bytes); gosrt refuses shorter ones, libsrt longer.
+	MinPassphrase = 10
+	MaxPassphrase = 79
+	// MaxSendBufferPackets bounds the packets a player's connection keeps
+	// unacknowledged (about 11 MB): a peer that stops acknowledging is cut
+	// instead of growing gosrt's send buffer until its drop delay.
+	MaxSendBufferPackets = 8192
+	// payloadSize is one SRT message of TS: 7 packets of 188 bytes, the
+	// size every SRT peer expects in live mode.
+	payloadSize  = 7 * tsPacketSize
+	tsPacketSize = 188
+	// allocatorSize is a publishing connection's allocator: its frames'
+	// payloads are gosrt's packet buffers (foreign memory), so the
+	// allocator only backs the Writer API and stays tiny.
+	allocatorSize = 4096
+	// statsInterval is how often a connection reports its counters to
+	// the host and checks its send buffer.
+	statsInterval = time.Second
+	// drainWait bounds waiting for a player to acknowledge the end of a
+	// stream before its connection closes.
+	drainWait = 2 * time.Second
+	// dialDrainWait bounds waiting for a closed gosrt dialer's reader
+	// goroutine (see drainDialer).
+	dialDrainWait = 500 * time.Millisecond
+)

@@ -1,0 +1,414 @@
+// Package srt serves SRT (gosrt v0.11.0) for the zerocopy plugin:
+// publishers whose MPEG-TS is demuxed straight out of gosrt's packet
+// buffers into codec-unit frames (no copy: frames hold the packets and the
+// last frame to go decommissions them), players fed by the TS muxer, and
+// pulls in caller mode. The streamid decides the role and the hub path
+// (package streamid); the plugin's one auth hook decides access.
+package srt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	gosrt "github.com/datarhei/gosrt"
+
+	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/mpegts"
+	"github.com/zcingest/zerocopy/srt/streamid"
+)
+
+// Config configures the server. Zero durations take the defaults below.
+type Config struct {
+	ListenAddr string
+	// Passphrase, when set, is required of every caller (AES, 10..79
+	// bytes); a caller without it or with another is refused.
+	Passphrase string
+	// Latency is the SRT receive/peer latency offered (TSBPD delay).
+	Latency time.Duration
+	// ReadTimeout closes a publisher that sends no data for this long; it
+	// is also gosrt's peer idle timeout (no packet at all).
+	ReadTimeout time.Duration
+	// AuthTimeout bounds one auth hook call.
+	AuthTimeout time.Duration
+	// Caps on open connections (handshakes being decided included); 0
+	// means no cap.
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// Auth decides every publish and play (nil allows all).
+	Auth host.Authorizer
+	// Pull maps hub paths to srt:// URLs pulled in caller mode.
+	Pull map[string]string
+	// PullOnDemand starts a pull only when a player asks for its path and
+	// ends it PullIdle after the last player left; otherwise every pull
+	// runs from Start to Close.
+	PullOnDemand bool
+	PullIdle     time.Duration
+	// PullRetry is the first wait before redialing a pull; it doubles up
+	// to PullRetryMax.
+	PullRetry, PullRetryMax time.Duration
+	Demux                   mpegts.Options
+}
+
+// Defaults for zero Config fields.
+const (
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultAuthTimeout  = 2 * time.Second
+	DefaultPullRetry    = time.Second
+	DefaultPullRetryMax = 30 * time.Second
+	DefaultPullIdle     = 10 * time.Second
+	DefaultLatency      = 120 * time.Millisecond
+)
+
+// Server is the SRT listener, its connections and its pulls.
+type Server struct {
+	cfg    Config
+	svc    host.Services
+	log    *slog.Logger
+	ln     gosrt.Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	open    int            // accepted connections and handshakes being decided
+	perIP   map[string]int // the same, per remote IP
+	pending int            // handshakes being decided
+	conns   map[gosrt.Conn]struct{}
+	pulls   map[string]bool // paths with a running pull goroutine
+	nextID  uint64
+
+	totals Totals
+}
+
+// ValidatePassphrase checks a configured passphrase against SRT's bounds.
+func ValidatePassphrase(p string) error {
+	if p != "" && (len(p) < MinPassphrase || len(p) > MaxPassphrase) {
+		return fmt.Errorf("must be %d to %d bytes, got %d", MinPassphrase, MaxPassphrase, len(p))
+	}
+	return nil
+}
+
+// New returns a server; Listen and StartPulls start it, Close ends it.
+func New(cfg Config, svc host.Services, log *slog.Logger) (*Server, error) {
+	if err := ValidatePassphrase(cfg.Passphrase); err != nil {
+		return nil, fmt.Errorf("passphrase: %w", err)
+	}
+	for path, u := range cfg.Pull {
+		if _, err := pullConfig(cfg, u); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", path, err)
+		}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ReadTimeout, DefaultReadTimeout)
+	def(&cfg.AuthTimeout, DefaultAuthTimeout)
+	def(&cfg.PullRetry, DefaultPullRetry)
+	def(&cfg.PullRetryMax, DefaultPullRetryMax)
+	def(&cfg.PullIdle, DefaultPullIdle)
+	if cfg.Latency <= 0 {
+		cfg.Latency = DefaultLatency
+	}
+	if cfg.Auth == nil {
+		cfg.Auth = host.AllowAll
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, svc: svc, log: log, ctx: ctx, cancel: cancel,
+		perIP: map[string]int{}, conns: map[gosrt.Conn]struct{}{}, pulls: map[string]bool{}}, nil
+}
+
+// gosrtConfig is the transport configuration shared by the listener and
+// the pulls.
+func (s *Server) gosrtConfig() gosrt.Config {
+	c := gosrt.DefaultConfig()
+	c.Latency = s.cfg.Latency
+	c.PeerIdleTimeout = s.cfg.ReadTimeout
+	c.Passphrase = "" // set per request (listener) or per URL (pull)
+	return c
+}
+
+// Listen binds the UDP address and starts accepting callers.
+func (s *Server) Listen() (net.Addr, error) {
+	ln, err := gosrt.Listen("srt", s.cfg.ListenAddr, s.gosrtConfig())
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "udp", Err: err}
+	}
+	s.ln = ln
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return ln.Addr(), nil
+}
+
+// Totals returns the server-wide counters.
+func (s *Server) Totals() *Totals { return &s.totals }
+
+// errAcceptPanic marks a handshake gosrt's Accept2 panicked on.
+var errAcceptPanic = errors.New("srt: gosrt panicked parsing a handshake")
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		req, err := s.accept()
+		if errors.Is(err, errAcceptPanic) {
+			continue // logged; the listener is fine, keep serving
+		}
+		if err != nil {
+			if !s.isClosed() {
+				s.log.Error("srt listener failed; no more callers are accepted", "err", err)
+			}
+			return
+		}
+		s.dispatch(req)
+	}
+}
+
+// accept is Accept2 guarded: gosrt v0.11 indexes past the end of a
+// conclusion handshake whose CIF is 49-51 bytes with a non-zero extension
+// field (packet.CIFHandshake.Unmarshal). The panic happens before gosrt
+// takes any lock or registers the caller, so recovering leaves the
+// listener consistent.
+func (s *Server) accept() (req gosrt.ConnRequest, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.totals.AcceptPanics.Add(1)
+			s.log.Warn("srt handshake dropped: gosrt panicked parsing it (malformed conclusion handshake)", "panic", fmt.Sprint(r))
+			req, err = nil, errAcceptPanic
+		}
+	}()
+	return s.ln.Accept2()
+}
+
+// dispatch decides one request on a goroutine of its own (the auth hook
+// may block), bounded by MaxPendingHandshakes and the connection caps.
+func (s *Server) dispatch(req gosrt.ConnRequest) {
+	ip := ipOf(req.RemoteAddr())
+	s.mu.Lock()
+	var refuse string
+	switch {
+	case s.closed:
+		refuse = "server closing"
+	case s.pending >= MaxPendingHandshakes:
+		refuse = "too many handshakes in progress (MaxPendingHandshakes)"
+	case s.cfg.MaxConnections > 0 && s.open >= s.cfg.MaxConnections:
+		refuse = "connection cap reached (maxconnections)"
+	case s.cfg.MaxConnectionsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxConnectionsPerIP:
+		refuse = "per-IP connection cap reached (maxconnectionsperip)"
+	}
+	if refuse != "" {
+		s.mu.Unlock()
+		s.reject(req, gosrt.REJX_OVERLOAD, refuse)
+		return
+	}
+	s.pending++
+	s.open++
+	s.perIP[ip]++
+	s.nextID++
+	id := s.nextID
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer s.release(ip)
+		s.serve(req, s.log.With("conn", id, "remote", req.RemoteAddr().String()))
+	}()
+}
+
+func (s *Server) release(ip string) {
+	s.mu.Lock()
+	s.open--
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) reject(req gosrt.ConnRequest, code gosrt.RejectionReason, why string) {
+	s.totals.Rejected.Add(1)
+	s.log.Info("srt caller refused", "remote", req.RemoteAddr().String(), "code", int(code), "reason", why)
+	req.Reject(code)
+}
+
+// rejection maps a refusal to its SRT code.
+type rejection struct {
+	code gosrt.RejectionReason
+	err  error
+}
+
+func (r *rejection) Error() string { return r.err.Error() }
+func (r *rejection) Unwrap() error { return r.err }
+
+// serve decides a request, accepts it and runs the connection.
+func (s *Server) serve(req gosrt.ConnRequest, log *slog.Logger) {
+	remote := req.RemoteAddr().String()
+	id, pub, rej := s.decide(req, remote)
+	s.mu.Lock()
+	s.pending--
+	s.mu.Unlock()
+	if rej != nil {
+		s.reject(req, rej.code, rej.err.Error())
+		return
+	}
+	conn, err := req.Accept()
+	if err != nil {
+		s.totals.Rejected.Add(1)
+		if pub != nil {
+			pub.Close(err)
+		}
+		log.Info("srt caller not accepted", "reason", err)
+		return
+	}
+	if !s.track(conn) {
+		_ = conn.Close()
+		if pub != nil {
+			pub.Close(errors.New("srt server closing"))
+		}
+		return
+	}
+	defer s.untrack(conn)
+	s.totals.Accepted.Add(1)
+	st := &ConnStats{Path: id.Path, Remote: remote}
+	var runErr error
+	if id.Mode == streamid.Publish {
+		st.Role = "publish"
+		log.Info("srt publish started", "path", id.Path)
+		runErr = s.runPublish(conn, pub, st, log)
+	} else {
+		st.Role = "play"
+		log.Info("srt play started", "path", id.Path)
+		runErr = s.runPlay(conn, id.Path, st, log)
+	}
+	log.Info("srt connection closed", st.logAttrs(reasonOf(runErr))...)
+}
+
+func reasonOf(err error) string {
+	if err == nil || errors.Is(err, io.EOF) {
+		return "peer closed the connection"
+	}
+	return err.Error()
+}
+
+// decide parses the streamid, checks the passphrase, asks the auth hook
+// and, for a publisher, claims the path, all before the handshake is
+// answered, so every refusal is an SRT rejection code the caller sees.
+func (s *Server) decide(req gosrt.ConnRequest, remote string) (streamid.ID, host.Publisher, *rejection) {
+	if req.Version() != 5 {
+		return streamid.ID{}, nil, &rejection{gosrt.REJX_BAD_REQUEST, errors.New("HSv4 caller: no streamid")}
+	}
+	id, err := streamid.Parse(req.StreamId())
+	if err != nil {
+		code := gosrt.REJX_BAD_REQUEST
+		if errors.Is(err, streamid.ErrBadMode) {
+			code = gosrt.REJX_BAD_MODE
+		}
+		return id, nil, &rejection{code, err}
+	}
+	switch {
+	case s.cfg.Passphrase != "" && !req.IsEncrypted():
+		return id, nil, &rejection{gosrt.REJ_UNSECURE, errors.New("passphrase required, caller is not encrypting")}
+	case s.cfg.Passphrase == "" && req.IsEncrypted():
+		return id, nil, &rejection{gosrt.REJ_UNSECURE, errors.New("caller encrypts, no passphrase configured")}
+	case s.cfg.Passphrase != "":
+		if err := req.SetPassphrase(s.cfg.Passphrase); err != nil {
+			return id, nil, &rejection{gosrt.REJ_BADSECRET, errors.New("wrong passphrase")}
+		}
+	}
+	action := host.ActionPlay
+	if id.Mode == streamid.Publish {
+		action = host.ActionPublish
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.AuthTimeout)
+	err = s.cfg.Auth.Authorize(ctx, host.AuthRequest{Action: action, Protocol: "srt", Path: id.Path, Query: id.Query, Remote: remote, User: id.User})
+	cancel()
+	if err != nil {
+		code := gosrt.REJX_DOWN // the hook could not decide (callback down or slow)
+		switch {
+		case errors.Is(err, host.ErrUnauthorized):
+			code = gosrt.REJX_UNAUTHORIZED
+		case errors.Is(err, host.ErrForbidden):
+			code = gosrt.REJX_FORBIDDEN
+		}
+		// The hook's error may echo the query; name only the outcome.
+		return id, nil, &rejection{code, fmt.Errorf("srt %s %s refused by the auth hook (code %d)", action, id.Path, code)}
+	}
+	if id.Mode != streamid.Publish {
+		return id, nil, nil
+	}
+	pub, err := s.svc.Publish(host.PublishRequest{Path: id.Path, Protocol: "srt", Remote: remote})
+	if err != nil {
+		code := gosrt.REJX_ISE
+		if errors.Is(err, host.ErrStreamExists) {
+			code = gosrt.REJX_CONFLICT
+		}
+		return id, nil, &rejection{code, fmt.Errorf("srt publish %s: %w", id.Path, err)}
+	}
+	return id, pub, nil
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// track registers an open connection so Close can end it; false when
+// the server is closing.
+func (s *Server) track(c gosrt.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c gosrt.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Close stops the listener and the pulls, closes every connection and
+// waits until every goroutine the server started has ended (publishers
+// have then closed their publishes and decommissioned their packets).
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	conns := make([]gosrt.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	if s.ln != nil {
+		s.ln.Close() // closes its own connections too
+	}
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	s.wg.Wait()
+}
+
+func ipOf(a net.Addr) string {
+	if u, ok := a.(*net.UDPAddr); ok {
+		return u.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}

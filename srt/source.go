@@ -1,0 +1,75 @@
+package srt
+
+import (
+	"github.com/datarhei/gosrt/packet"
+)
+
+// packetSource is one gosrt packet whose payload (up to seven TS packets)
+// frames borrow instead of copying: an mpegts.Source. The read loop holds
+// it while it feeds the packet to the demuxer, and every access unit whose
+// bytes live in it holds it once more; the last Release decommissions the
+// packet (gosrt's payload buffer goes back to its pool).
+//
+// Every call happens on the connection's goroutine: the read loop, the
+// demuxer, and frame recycling (frames go back to their publisher, which
+// is this goroutine), so the count needs no atomics.
+type packetSource struct {
+	pkt  packet.Packet
+	refs int32
+	pool *sourcePool
+}
+
+// Retain adds a hold (mpegts.Source).
+func (s *packetSource) Retain() {
+	if s.refs <= 0 {
+		panic("srt: Retain of a released packet")
+	}
+	s.refs++
+}
+
+// Release drops a hold (host.Holder); the last one decommissions the
+// packet and returns the wrapper to its pool.
+func (s *packetSource) Release() {
+	s.refs--
+	switch {
+	case s.refs == 0:
+		s.pkt.Decommission()
+		s.pkt = nil
+		s.pool.put(s)
+	case s.refs < 0:
+		panic("srt: packet released more often than retained")
+	}
+}
+
+// sourcePool recycles one connection's packet wrappers, so steady state
+// allocates nothing beyond gosrt's own packet per datagram. It counts what
+// it hands out, so a test can assert every packet was decommissioned.
+type sourcePool struct {
+	free           []*packetSource
+	taken          int64 // packets wrapped
+	decommissioned int64 // packets given back to gosrt
+}
+
+// get wraps p with one hold, the caller's.
+func (sp *sourcePool) get(p packet.Packet) *packetSource {
+	var s *packetSource
+	if n := len(sp.free); n > 0 {
+		s = sp.free[n-1]
+		sp.free[n-1] = nil
+		sp.free = sp.free[:n-1]
+	} else {
+		s = &packetSource{pool: sp}
+	}
+	s.pkt, s.refs = p, 1
+	sp.taken++
+	return s
+}
+
+func (sp *sourcePool) put(s *packetSource) {
+	sp.decommissioned++
+	sp.free = append(sp.free, s)
+}
+
+// outstanding is the number of packets still held by frames or the
+// demuxer.
+func (sp *sourcePool) outstanding() int64 { return sp.taken - sp.decommissioned }

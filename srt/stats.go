@@ -1,0 +1,97 @@
+package srt
+
+import (
+	"log/slog"
+	"sync/atomic"
+
+	gosrt "github.com/datarhei/gosrt"
+)
+
+// ConnStats is what one SRT connection did, logged when it closes.
+type ConnStats struct {
+	Role   string // "publish", "play" or "pull"
+	Path   string
+	Remote string
+	// BytesRead is the TS payload bytes read (gosrt packet payloads).
+	BytesRead int64
+	// BytesSent is the TS bytes written to a player.
+	BytesSent int64
+	// EgressBytesCopied counts the bytes a player's TS packets were copied
+	// to assemble contiguous 1316-byte messages for gosrt's Write (which
+	// copies them once more into its own packets). Ingest copies nothing.
+	EgressBytesCopied int64
+	VideoFrames       int64
+	AudioFrames       int64
+	// Packets and Decommissioned count gosrt packets wrapped and given
+	// back; they are equal once the connection is done.
+	Packets        int64
+	Decommissioned int64
+	// Resyncs counts TS sync losses skipped; SkippedBytes the bytes lost
+	// to them and to partial TS packets at a datagram's end.
+	Resyncs      int64
+	SkippedBytes int64
+	DemuxErrors  int64 // TS input the demuxer refused (over a limit) and dropped
+	// From the demuxer: control bytes it copied (PSI sections, headers
+	// straddling TS packets, parameter sets), continuity gaps, access
+	// units dropped, malformed input dropped.
+	ControlBytesCopied, CCGaps, DroppedAUs, Malformed int64
+	PlayDrops                                         int64 // frames the host skipped for a slow player
+	AllocMalloc                                       int64
+	AllocFree                                         int64
+	SRT                                               SRTStats
+}
+
+// SRTStats is the SRT transport's own view of a connection.
+type SRTStats struct {
+	PktRecv, PktRecvLoss, PktRecvDrop, PktRecvRetrans uint64
+	PktSent, PktSendLoss, PktSendDrop, PktRetrans     uint64
+	RTTms                                             float64
+	RecvBufMs, SendBufMs                              uint64
+	RecvBufPkts, SendBufPkts                          uint64
+}
+
+func srtStats(c gosrt.Conn) SRTStats {
+	var s gosrt.Statistics
+	c.Stats(&s)
+	a, i := s.Accumulated, s.Instantaneous
+	return SRTStats{
+		PktRecv: a.PktRecv, PktRecvLoss: a.PktRecvLoss, PktRecvDrop: a.PktRecvDrop, PktRecvRetrans: a.PktRecvRetrans,
+		PktSent: a.PktSent, PktSendLoss: a.PktSendLoss, PktSendDrop: a.PktSendDrop, PktRetrans: a.PktRetrans,
+		RTTms: i.MsRTT, RecvBufMs: i.MsRecvBuf, SendBufMs: i.MsSendBuf, RecvBufPkts: i.PktRecvBuf, SendBufPkts: i.PktSendBuf,
+	}
+}
+
+// Extra is the SRT statistics as named gauges, for a host that shows
+// per-stream extras (see the report's proposed IngestStats.Extra).
+func (s SRTStats) Extra() map[string]float64 {
+	return map[string]float64{
+		"srt_pkt_recv": float64(s.PktRecv), "srt_pkt_recv_loss": float64(s.PktRecvLoss),
+		"srt_pkt_recv_drop": float64(s.PktRecvDrop), "srt_pkt_recv_retrans": float64(s.PktRecvRetrans),
+		"srt_rtt_ms": s.RTTms, "srt_recv_buf_ms": float64(s.RecvBufMs),
+	}
+}
+
+func (st *ConnStats) logAttrs(reason string) []any {
+	return []any{"reason", reason, "role", st.Role, "path", st.Path, "remote", st.Remote,
+		"bytes_read", st.BytesRead, "bytes_sent", st.BytesSent, "egress_bytes_copied", st.EgressBytesCopied,
+		"video_frames", st.VideoFrames, "audio_frames", st.AudioFrames,
+		"packets", st.Packets, "decommissioned", st.Decommissioned, "ts_resyncs", st.Resyncs, "skipped_bytes", st.SkippedBytes, "demux_errors", st.DemuxErrors,
+		"control_bytes_copied", st.ControlBytesCopied, "cc_gaps", st.CCGaps, "dropped_units", st.DroppedAUs, "malformed", st.Malformed,
+		"play_drops", st.PlayDrops, "alloc_malloc", st.AllocMalloc, "alloc_free", st.AllocFree,
+		slog.Group("srt",
+			"pkt_recv", st.SRT.PktRecv, "recv_loss", st.SRT.PktRecvLoss, "recv_drop", st.SRT.PktRecvDrop, "recv_retrans", st.SRT.PktRecvRetrans,
+			"pkt_sent", st.SRT.PktSent, "send_loss", st.SRT.PktSendLoss, "send_drop", st.SRT.PktSendDrop, "retrans", st.SRT.PktRetrans,
+			"rtt_ms", st.SRT.RTTms, "recv_buf_ms", st.SRT.RecvBufMs, "send_buf_ms", st.SRT.SendBufMs),
+	}
+}
+
+// Totals are the server's counters over every connection.
+type Totals struct {
+	Accepted, Rejected   atomic.Int64
+	AcceptPanics         atomic.Int64 // handshakes that panicked inside gosrt's Accept2 (recovered)
+	Packets              atomic.Int64 // gosrt packets wrapped by publishers
+	Decommissioned       atomic.Int64 // and given back
+	PacketsAbandoned     atomic.Int64 // left to the GC because readers kept frames past the close wait
+	EgressBytesCopied    atomic.Int64
+	BytesRead, BytesSent atomic.Int64
+}

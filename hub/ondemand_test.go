@@ -83,8 +83,16 @@ func TestOnDemandAgainAfterThePullEnds(t *testing.T) {
 	h, _ = newHub(t, hub.Options{SubscribeWait: 10 * time.Second, OnDemand: func(path string) bool {
 		calls.Add(1)
 		go func() {
+			// A pull: it publishes until its last player has left.
 			p := publishSynth(t, h, path, 9)
+			deadline := time.Now().Add(5 * time.Second)
+			for p.st.Subscribers() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
 			p.media(0, 200*time.Millisecond, 200*time.Millisecond, 100)
+			for p.st.Subscribers() > 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
 			p.close(nil)
 		}()
 		return true
@@ -95,6 +103,13 @@ func TestOnDemandAgainAfterThePullEnds(t *testing.T) {
 		if err != nil {
 			t.Fatalf("player %d: %v", i, err)
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		f, err := sub.Next(ctx) // frames flow once the pull sees its player
+		cancel()
+		if err != nil {
+			t.Fatalf("player %d: %v", i, err)
+		}
+		f.Release()
 		sub.Close()
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("player %d waited %v for its on-demand publish", i, d)

@@ -102,6 +102,11 @@ type H264SPSInfo struct {
 	// NumUnitsInTick and TimeScale are the VUI timing info (0 when absent);
 	// a frame lasts 2*NumUnitsInTick/TimeScale seconds.
 	NumUnitsInTick, TimeScale uint32
+	// Width and Height are the picture size in luma samples after the
+	// SPS's frame cropping: what a decoder outputs and a player shows
+	// (1920x1080 for a stream coded as 1920x1088). Both are 0 when the
+	// cropping does not fit inside the coded picture.
+	Width, Height int
 }
 
 // ReorderDepth returns how many frames may precede a frame in decode order
@@ -121,8 +126,8 @@ func (s *H264SPSInfo) ReorderDepth() int {
 }
 
 // ParseH264SPS parses an H.264 SPS NAL unit (header byte included, no start
-// code) up to the VUI's bitstream restriction. It never panics and does not
-// allocate.
+// code) up to the VUI's bitstream restriction, through the picture size and
+// frame cropping. It never panics and does not allocate.
 func ParseH264SPS(nal []byte) (H264SPSInfo, error) {
 	var s H264SPSInfo
 	if len(nal) < 4 {
@@ -134,11 +139,15 @@ func ParseH264SPS(nal []byte) (H264SPSInfo, error) {
 	r := &rbspReader{b: nal[1:]}
 	s.Profile, s.Constraints, s.Level = uint8(r.bits(8)), uint8(r.bits(8)), uint8(r.bits(8))
 	s.ID = r.ue()
+	// ChromaArrayType: chroma_format_idc is 1 (4:2:0) unless the profile
+	// codes it, and 0 when the colour planes are coded separately.
+	chromaArrayType := uint32(1)
 	switch s.Profile {
 	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
 		chroma := r.ue()
-		if chroma == 3 {
-			r.bit() // separate_colour_plane_flag
+		chromaArrayType = chroma
+		if chroma == 3 && r.flag() { // separate_colour_plane_flag
+			chromaArrayType = 0
 		}
 		r.ue()        // bit_depth_luma_minus8
 		r.ue()        // bit_depth_chroma_minus8
@@ -183,22 +192,37 @@ func ParseH264SPS(nal []byte) (H264SPSInfo, error) {
 		return s, fmt.Errorf("codec: H.264 SPS pic_order_cnt_type %d", s.PicOrderCntType)
 	}
 	s.MaxNumRefFrames = r.ue()
-	r.bit()        // gaps_in_frame_num_value_allowed_flag
-	r.ue()         // pic_width_in_mbs_minus1
-	r.ue()         // pic_height_in_map_units_minus1
-	if !r.flag() { // frame_mbs_only_flag
+	r.bit()                           // gaps_in_frame_num_value_allowed_flag
+	widthMBs := uint64(r.ue()) + 1    // pic_width_in_mbs_minus1
+	heightUnits := uint64(r.ue()) + 1 // pic_height_in_map_units_minus1
+	frameMBsOnly := r.flag()
+	if !frameMBsOnly {
 		r.bit() // mb_adaptive_frame_field_flag
 	}
-	r.bit()       // direct_8x8_inference_flag
+	r.bit() // direct_8x8_inference_flag
+	// A map unit is a macroblock pair (two rows) when fields may be coded.
+	fieldFactor := uint64(2)
+	if frameMBsOnly {
+		fieldFactor = 1
+	}
+	// Crop offsets count chroma samples (times two rows for field
+	// coding): CropUnitX and CropUnitY of H.264 7.4.2.1.1.
+	cropUnitX, cropUnitY := uint64(1), fieldFactor
+	switch chromaArrayType {
+	case 1:
+		cropUnitX, cropUnitY = 2, 2*fieldFactor
+	case 2:
+		cropUnitX = 2
+	}
+	var cropX, cropY uint64
 	if r.flag() { // frame_cropping_flag
-		r.ue()
-		r.ue()
-		r.ue()
-		r.ue()
+		cropX = uint64(r.ue()) + uint64(r.ue()) // left, right
+		cropY = uint64(r.ue()) + uint64(r.ue()) // top, bottom
 	}
 	if r.err != nil {
 		return s, r.err
 	}
+	s.Width, s.Height = croppedSize(widthMBs*16, cropX*cropUnitX, fieldFactor*heightUnits*16, cropY*cropUnitY)
 	if !r.flag() { // vui_parameters_present_flag
 		return s, r.err
 	}
@@ -253,6 +277,22 @@ func ParseH264SPS(nal []byte) (H264SPSInfo, error) {
 	return s, nil
 }
 
+// maxPictureSide is the largest picture side croppedSize reports; larger
+// values (which only a corrupt SPS codes) yield 0 so that Width and Height
+// fit an int everywhere. No H.264 or H.265 level allows a side near it.
+const maxPictureSide = 1 << 20
+
+// croppedSize returns the coded size minus the crops, or 0, 0 when the
+// crops leave no picture or a side exceeds maxPictureSide. The arguments
+// come from exp-Golomb codes of at most 32 bits times small factors, so
+// they cannot overflow a uint64.
+func croppedSize(w, cropW, h, cropH uint64) (int, int) {
+	if cropW >= w || cropH >= h || w-cropW > maxPictureSide || h-cropH > maxPictureSide {
+		return 0, 0
+	}
+	return int(w - cropW), int(h - cropH)
+}
+
 func skipScalingList(r *rbspReader, size int) {
 	last, next := int32(8), int32(8)
 	for range size {
@@ -291,14 +331,19 @@ type H265SPSInfo struct {
 	Profile, Level     uint8 // general_profile_idc, general_level_idc
 	// MaxNumReorderPics is sps_max_num_reorder_pics of the highest sub-layer.
 	MaxNumReorderPics uint32
+	// Width and Height are pic_width_in_luma_samples and
+	// pic_height_in_luma_samples minus the conformance window: the size a
+	// decoder outputs. Both are 0 when the window does not fit inside the
+	// coded picture.
+	Width, Height int
 }
 
 // ReorderDepth returns sps_max_num_reorder_pics, capped at 16.
 func (s *H265SPSInfo) ReorderDepth() int { return int(min(s.MaxNumReorderPics, 16)) }
 
 // ParseH265SPS parses an H.265 SPS NAL unit (2-byte header included, no
-// start code) up to sps_max_num_reorder_pics. It never panics and does not
-// allocate.
+// start code) up to sps_max_num_reorder_pics, through the picture size and
+// conformance window. It never panics and does not allocate.
 func ParseH265SPS(nal []byte) (H265SPSInfo, error) {
 	var s H265SPSInfo
 	if len(nal) < 3 {
@@ -342,17 +387,27 @@ func ParseH265SPS(nal []byte) (H265SPSInfo, error) {
 		}
 	}
 	s.ID = r.ue()
-	if chroma := r.ue(); chroma == 3 {
-		r.bit() // separate_colour_plane_flag
+	chroma := r.ue()             // chroma_format_idc
+	if chroma == 3 && r.flag() { // separate_colour_plane_flag
+		chroma = 0 // ChromaArrayType: each plane is coded as monochrome
 	}
-	r.ue()        // pic_width_in_luma_samples
-	r.ue()        // pic_height_in_luma_samples
+	width := uint64(r.ue())  // pic_width_in_luma_samples
+	height := uint64(r.ue()) // pic_height_in_luma_samples
+	var cropW, cropH uint64
 	if r.flag() { // conformance_window_flag
-		r.ue()
-		r.ue()
-		r.ue()
-		r.ue()
+		// The offsets count chroma samples: SubWidthC and SubHeightC of
+		// H.265 table 6-1.
+		subW, subH := uint64(1), uint64(1)
+		switch chroma {
+		case 1:
+			subW, subH = 2, 2
+		case 2:
+			subW = 2
+		}
+		cropW = (uint64(r.ue()) + uint64(r.ue())) * subW // left, right
+		cropH = (uint64(r.ue()) + uint64(r.ue())) * subH // top, bottom
 	}
+	s.Width, s.Height = croppedSize(width, cropW, height, cropH)
 	r.ue() // bit_depth_luma_minus8
 	r.ue() // bit_depth_chroma_minus8
 	r.ue() // log2_max_pic_order_cnt_lsb_minus4

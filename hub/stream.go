@@ -83,6 +83,7 @@ type Stream struct {
 	bytesIn, framesIn, drops atomic.Int64
 	extra                    atomic.Pointer[map[string]float64] // latest IngestStats.Extra
 	videoCodec, audioCodec   atomic.Uint32
+	videoSize                atomic.Uint64 // width<<32 | height from the SPS, 0 when unknown
 }
 
 // reconnectSlot is what a placeholder knows about the publish that ended.
@@ -188,14 +189,35 @@ func (s *Stream) Path() string { return s.path }
 func (s *Stream) Context() context.Context { return s.ctx }
 
 // SetVideoConfig implements host.Publisher; the configuration is copied.
+// The picture size is parsed from the SPS here, once per configuration,
+// so that Info (polled by the status page) never parses.
 func (s *Stream) SetVideoConfig(c host.VideoConfig) error {
 	c = c.Clone()
+	var size uint64 // stays 0 (unknown) when no SPS parses
+	for _, sps := range c.SPS {
+		var w, h int
+		switch c.Codec {
+		case codec.H264:
+			if i, err := codec.ParseH264SPS(sps); err == nil {
+				w, h = i.Width, i.Height
+			}
+		case codec.H265:
+			if i, err := codec.ParseH265SPS(sps); err == nil {
+				w, h = i.Width, i.Height
+			}
+		}
+		if w > 0 && h > 0 {
+			size = uint64(w)<<32 | uint64(h) // each side is at most 1<<20
+			break
+		}
+	}
 	s.mu.Lock()
 	s.video = c
 	s.hasVideo = true
 	s.configVer++
 	s.mu.Unlock()
 	s.videoCodec.Store(uint32(c.Codec))
+	s.videoSize.Store(size)
 	return nil
 }
 
@@ -543,6 +565,10 @@ type StreamInfo struct {
 	// Extra is the publishing protocol's own gauges (SRT: loss,
 	// retransmits, RTT, buffer), as it last reported them.
 	Extra map[string]float64 `json:"extra,omitempty"`
+	// Width and Height are the video's picture size in pixels after
+	// cropping, from the latest SPS; absent until an SPS that parses.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
 }
 
 // bitrateWindow is the span of media BitrateKbps averages over.
@@ -587,6 +613,9 @@ func (s *Stream) Info() StreamInfo {
 	s.mu.RUnlock()
 	if c := s.videoCodec.Load(); c != 0 {
 		info.VideoCodec = codec.Codec(c).String()
+	}
+	if v := s.videoSize.Load(); v != 0 {
+		info.Width, info.Height = int(v>>32), int(uint32(v))
 	}
 	if c := s.audioCodec.Load(); c != 0 {
 		info.AudioCodec = codec.Codec(c).String()

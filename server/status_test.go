@@ -55,6 +55,8 @@ type statusJSON struct {
 		AudioCodec       string  `json:"audioCodec"`
 		BitrateKbps      float64 `json:"bitrateKbps"`
 		KeyframeInterval float64 `json:"keyframeInterval"`
+		Width            int     `json:"width"`
+		Height           int     `json:"height"`
 		Play             []struct {
 			Protocol, Name, URL string
 		} `json:"play"`
@@ -118,7 +120,7 @@ func TestStatusPageServerRendered(t *testing.T) {
 	}
 	s := st.Streams[0]
 	addr := h.srv.HTTPAddr().String()
-	if s.Path != "live/page" || s.VideoCodec != "H264" || s.AudioCodec != "AAC" ||
+	if s.Path != "live/page" || s.VideoCodec != "H264" || s.AudioCodec != "AAC" || s.Width != 320 || s.Height != 240 || // testclip's size
 		len(s.Play) != 1 || s.Play[0].URL != "http://"+addr+"/live/page.flv" {
 		t.Fatalf("status stream: %+v", s)
 	}
@@ -132,6 +134,7 @@ func TestStatusPageServerRendered(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<tr data-path="live/page"`, `value="http://` + addr + `/live/page.flv"`, "H264 / AAC",
+		`<th>resolution</th>`, `<td class="num">320&times;240</td>`,
 		`data-k="copiedBytes"`, `data-k="allocInUse"`, `data-k="gcCycles"`, `<canvas id="chart"`,
 		`<script src="/status.js" defer>`,
 	} {
@@ -306,9 +309,12 @@ func TestStatusBannerTestSource(t *testing.T) {
 		}
 		ffmpeg, stop := startCommand(t, args)
 		s := waitLive(t, h, scheme, ffmpeg)
-		t.Logf("%s test source: %s %s, %.0f kbit/s, keyframe every %.2f s", scheme, s.VideoCodec, s.AudioCodec, s.BitrateKbps, s.KeyframeInterval)
+		t.Logf("%s test source: %s %s %dx%d, %.0f kbit/s, keyframe every %.2f s", scheme, s.VideoCodec, s.AudioCodec, s.Width, s.Height, s.BitrateKbps, s.KeyframeInterval)
 		if s.VideoCodec != "H264" || s.AudioCodec != "AAC" || s.KeyframeInterval < 1.9 || s.KeyframeInterval > 2.1 {
 			t.Errorf("%s test source: %+v (want H264, AAC, keyframe interval 2 s)", scheme, s)
+		}
+		if s.Width != 640 || s.Height != 360 { // the banner's testsrc2=size=640x360
+			t.Errorf("%s test source resolution %dx%d, want 640x360", scheme, s.Width, s.Height)
 		}
 		if scheme == "rtmp" {
 			t.Run("Browser", func(t *testing.T) { browserCheck(t, h) })
@@ -372,6 +378,7 @@ func startCommand(t *testing.T, args []string) (*exec.Cmd, func()) {
 type liveStream struct {
 	Path, Protocol, VideoCodec, AudioCodec string
 	BitrateKbps, KeyframeInterval          float64
+	Width, Height                          int
 }
 
 // waitLive waits until live/test is published over protocol with a
@@ -385,7 +392,7 @@ func waitLive(t *testing.T, h *harness, protocol string, cmd *exec.Cmd) liveStre
 				if in.Protocol != protocol {
 					t.Fatalf("live/test published over %s, want %s", in.Protocol, protocol)
 				}
-				return liveStream{in.Path, in.Protocol, in.VideoCodec, in.AudioCodec, in.BitrateKbps, in.KeyframeInterval}
+				return liveStream{in.Path, in.Protocol, in.VideoCodec, in.AudioCodec, in.BitrateKbps, in.KeyframeInterval, in.Width, in.Height}
 			}
 		}
 		if cmd.ProcessState != nil || time.Now().After(deadline) {
@@ -462,6 +469,9 @@ var (
 	updatesRE  = regexp.MustCompile(`<body[^>]* data-updates="([0-9]+)"`)
 	liveBadge  = `<span id="live" class="badge live"`
 	flvURLText = "/live/test.flv"
+	// resText is the resolution cell the script renders for the test
+	// source (the server renders &times;, the script the character).
+	resText = "<td class=\"num\">640\u00d7360</td>"
 )
 
 // browserCheck loads the status page in headless Chromium and checks that
@@ -477,6 +487,14 @@ func browserCheck(t *testing.T, h *harness) {
 	}
 	if kbps, err := strconv.ParseFloat(m[1], 64); err != nil || kbps <= 0 {
 		t.Fatalf("live/test bitrate in the page: %q", m[1])
+	}
+	// in the script's row (data-js), not a left-over server-rendered one
+	row := dom[liveRowRE.FindStringIndex(dom)[0]:]
+	if end := strings.Index(row, "</tr>"); end >= 0 {
+		row = row[:end]
+	}
+	if !strings.Contains(row, resText) {
+		t.Errorf("the page's script did not render the resolution %s:\n%s", resText, row)
 	}
 	if n, _ := strconv.Atoi(u[1]); n < 2 {
 		t.Errorf("the page updated %s times, want at least 2 polls", u[1])

@@ -65,6 +65,7 @@
     tr.appendChild(p);
     tr.appendChild(el('td', '', s.protocol));
     tr.appendChild(el('td', '', (s.videoCodec || 'no video') + ' / ' + (s.audioCodec || 'no audio')));
+    tr.appendChild(el('td', 'num', s.width ? s.width + '\u00d7' + s.height : '\u2013'));
     tr.appendChild(el('td', 'num', kbps(s.bitrateKbps)));
     tr.appendChild(el('td', 'num', duration(s.seconds)));
     tr.appendChild(el('td', 'num', String(s.subscribers)));

@@ -15,5 +15,6 @@ func (r *Reader) SetReadTimeout(d time.Duration) {
 	if d > 0 {
 		r.deadline, _ = r.src.(deadliner)
 	}
+	r.timed = r.deadline != nil
 	r.armedAt = time.Time{}
 }

@@ -25,9 +25,13 @@ const (
 	// payloads are gosrt's packet buffers (foreign memory), so the
 	// allocator only backs the Writer API and stays tiny.
 	allocatorSize = 4096
-	// statsInterval is how often a connection reports its counters to
-	// the host and checks its send buffer.
+	// statsInterval is how often a connection reports its SRT statistics
+	// (a map, which allocates) to the host and checks its send buffer.
 	statsInterval = time.Second
+	// ingestInterval is how often a publisher reports its byte and
+	// allocator counters (no allocation), so that a rate over a couple of
+	// seconds is accurate.
+	ingestInterval = 100 * time.Millisecond
 	// drainWait bounds waiting for a player to acknowledge the end of a
 	// stream before its connection closes.
 	drainWait = 2 * time.Second

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gosrt "github.com/datarhei/gosrt"
+	"github.com/datarhei/gosrt/circular"
 
 	"github.com/zcingest/zerocopy/codec"
 	"github.com/zcingest/zerocopy/host"
@@ -33,6 +34,15 @@ type publisher struct {
 	log    *slog.Logger
 	srv    *Server
 	report host.IngestReporter
+	// carry is the TS packet being completed across SRT packets (nil: none),
+	// carries its pool; nextSeq the sequence number that continues it.
+	carry    *carrySource
+	carries  carryPool
+	nextSeq  circular.Number
+	seqKnown bool
+	// ignoredPrograms and ignoredStreams are what was last logged of the
+	// demuxer's Ignored* counts.
+	ignoredPrograms, ignoredStreams int
 	// emitFn is p.emit bound once, so the per-packet Push passes no new
 	// closure.
 	emitFn func(*mpegts.AccessUnit) error
@@ -51,6 +61,7 @@ func (e errEmit) Unwrap() error { return e.err }
 func (s *Server) runPublish(conn gosrt.Conn, pub host.Publisher, st *ConnStats, log *slog.Logger) error {
 	p := &publisher{conn: conn, pub: pub, st: st, log: log, srv: s,
 		alloc: pool.NewAllocator(allocatorSize), demux: mpegts.NewDemuxer(s.cfg.Demux)}
+	p.carries.alloc = p.alloc
 	p.w = pub.Writer(p.alloc)
 	p.report, _ = pub.(host.IngestReporter)
 	p.emitFn = p.emit
@@ -75,39 +86,94 @@ func (s *Server) runPublish(conn gosrt.Conn, pub host.Publisher, st *ConnStats, 
 }
 
 func (p *publisher) loop(wd *watchdog) error {
-	next := time.Now().Add(statsInterval)
+	now := time.Now()
+	nextReport, nextExtra := now.Add(ingestInterval), now.Add(statsInterval)
 	for {
 		pkt, err := p.conn.ReadPacket()
 		if err != nil {
 			return err
 		}
 		wd.packets.Add(1)
+		// A TS packet carried over from the previous SRT packet continues
+		// only in the very next one: after a gap (SRT dropped a packet too
+		// late to retransmit) its head is gone.
+		seq := pkt.Header().PacketSequenceNumber
+		if p.carry != nil && !(p.seqKnown && seq.Equals(p.nextSeq)) {
+			p.dropCarry()
+		}
+		p.nextSeq, p.seqKnown = seq.Inc(), true
 		src := p.src.get(pkt)
 		err = p.feed(pkt.Data(), src)
 		src.Release() // the loop's hold; frames keep their own
 		if err != nil {
 			return err
 		}
-		if now := time.Now(); now.After(next) {
-			next = now.Add(statsInterval)
-			p.reportIngest()
+		// Counters go to the host every ingestInterval (a struct copy, no
+		// allocation) so rates over a couple of seconds are accurate; the
+		// SRT statistics map allocates, so it goes about once a second.
+		if now := time.Now(); now.After(nextReport) {
+			nextReport = now.Add(ingestInterval)
+			extra := now.After(nextExtra)
+			if extra {
+				nextExtra = now.Add(statsInterval)
+			}
+			p.reportIngest(extra)
+			p.noteIgnored()
 		}
 	}
 }
 
+// noteIgnored logs, when they change, the programs and elementary streams
+// the demuxer does not follow (it follows the first program's first video
+// and first audio stream): the publisher is served, but not all of it.
+func (p *publisher) noteIgnored() {
+	ds := p.demux.Stats()
+	if ds.IgnoredPrograms == p.ignoredPrograms && ds.IgnoredStreams == p.ignoredStreams {
+		return
+	}
+	p.ignoredPrograms, p.ignoredStreams = ds.IgnoredPrograms, ds.IgnoredStreams
+	p.log.Info("srt publish: following the first program's first video and audio stream only",
+		"ignored_programs", ds.IgnoredPrograms, "ignored_streams", ds.IgnoredStreams)
+}
+
 // feed pushes every whole TS packet of one SRT payload to the demuxer,
-// resynchronising on a lost sync byte. A TS packet split across two SRT
-// packets cannot be viewed without a copy; it is skipped and counted
-// (SRT peers send whole TS packets: 1316 = 7 x 188).
+// resynchronising on a lost sync byte. SRT peers normally send whole TS
+// packets (1316 = 7 x 188), which are pushed as views of the gosrt packet.
+// A sender whose payload size is not a multiple of 188 splits TS packets
+// across SRT packets: such a packet cannot be viewed in place, so its tail
+// and head are copied once (188 bytes, counted) into a carry packet from
+// the connection's allocator (carrySource).
 func (p *publisher) feed(data []byte, src *packetSource) error {
 	p.st.BytesRead += int64(len(data))
 	p.srv.totals.BytesRead.Add(int64(len(data)))
-	for i := 0; i < len(data); {
-		rest := data[i:]
-		if len(rest) < tsPacketSize {
-			p.st.SkippedBytes += int64(len(rest))
+	i := 0
+	if c := p.carry; c != nil {
+		need := tsPacketSize - c.n
+		switch {
+		case len(data) < need: // a tiny SRT payload: the TS packet goes on in the next one
+			c.n += copy(c.buf[c.n:], data)
+			p.st.CarryBytesCopied += int64(len(data))
 			return nil
+		case len(data) > need && data[need] != 0x47 && data[0] == 0x47:
+			// The head would not end where the next TS packet starts, but
+			// this payload itself starts with one: the carried tail was a
+			// stray sync byte, not the start of a packet.
+			p.dropCarry()
+		default:
+			copy(c.buf[c.n:], data[:need])
+			p.st.CarryBytesCopied += int64(need)
+			p.st.CarryPackets++
+			p.carry = nil
+			err := p.push(c.buf, c)
+			c.Release() // the feed's hold; access units keep their own
+			if err != nil {
+				return err
+			}
+			i = need
 		}
+	}
+	for i < len(data) {
+		rest := data[i:]
 		if rest[0] != 0x47 {
 			j := mpegts.Resync(rest)
 			p.st.Resyncs++
@@ -119,22 +185,48 @@ func (p *publisher) feed(data []byte, src *packetSource) error {
 			i += j
 			continue
 		}
-		if err := p.demux.Push(rest[:tsPacketSize], src, p.emitFn); err != nil {
-			var e errEmit
-			if errors.As(err, &e) {
-				return e
-			}
-			// A PES or table over a limit (or a misaligned packet, which
-			// the sync check above rules out): the demuxer dropped it and
-			// stays usable, so the stream goes on.
-			p.st.DemuxErrors++
-			if p.st.DemuxErrors == 1 {
-				p.log.Warn("srt publish: TS input dropped (logged once per connection)", "err", err)
-			}
+		if len(rest) < tsPacketSize {
+			c := p.carries.get()
+			c.n = copy(c.buf, rest)
+			p.st.CarryBytesCopied += int64(c.n)
+			p.carry = c
+			return nil
+		}
+		if err := p.push(rest[:tsPacketSize], src); err != nil {
+			return err
 		}
 		i += tsPacketSize
 	}
 	return nil
+}
+
+// push feeds one TS packet to the demuxer. Only an error from publishing
+// a frame ends the connection.
+func (p *publisher) push(pkt []byte, src mpegts.Source) error {
+	err := p.demux.Push(pkt, src, p.emitFn)
+	if err == nil {
+		return nil
+	}
+	var e errEmit
+	if errors.As(err, &e) {
+		return e
+	}
+	// A PES or table over a limit (or a misaligned packet, which the sync
+	// checks rule out): the demuxer dropped it and stays usable, so the
+	// stream goes on.
+	p.st.DemuxErrors++
+	if p.st.DemuxErrors == 1 {
+		p.log.Warn("srt publish: TS input dropped (logged once per connection)", "err", err)
+	}
+	return nil
+}
+
+// dropCarry gives up the partial TS packet being carried over (its head
+// was lost, or it was not a packet); its bytes count as skipped.
+func (p *publisher) dropCarry() {
+	p.st.SkippedBytes += int64(p.carry.n)
+	p.carry.Release()
+	p.carry = nil
 }
 
 // emit turns one access unit into a frame without copying its payload:
@@ -210,15 +302,19 @@ func releaseSources(au *mpegts.AccessUnit) {
 	au.Sources = au.Sources[:0]
 }
 
-func (p *publisher) reportIngest() {
+func (p *publisher) reportIngest(extra bool) {
 	if p.report == nil {
 		return
 	}
-	// The media path copies nothing; the demuxer copies control bytes
-	// (PSI sections and headers straddling TS packets, parameter sets).
-	p.report.ReportIngest(host.IngestStats{BytesRead: p.st.BytesRead, BytesCopied: p.demux.Stats().BytesCopied,
-		AllocMalloc: p.alloc.GetTotalMalloc(), AllocFree: p.alloc.GetTotalFree(),
-		Extra: srtStats(p.conn).Extra()})
+	// The media path copies nothing but TS packets split across SRT
+	// packets; the demuxer copies control bytes (PSI sections and headers
+	// straddling TS packets, parameter sets).
+	st := host.IngestStats{BytesRead: p.st.BytesRead, BytesCopied: p.demux.Stats().BytesCopied + p.st.CarryBytesCopied,
+		AllocMalloc: p.alloc.GetTotalMalloc(), AllocFree: p.alloc.GetTotalFree()}
+	if extra {
+		st.Extra = srtStats(p.conn).Extra()
+	}
+	p.report.ReportIngest(st)
 }
 
 // finish closes the publish (the host hands back every frame, which
@@ -226,14 +322,18 @@ func (p *publisher) reportIngest() {
 // holds, and checks both ledgers: the allocator and gosrt's packets.
 func (p *publisher) finish(err error) {
 	p.demux.Close()
+	if p.carry != nil {
+		p.dropCarry()
+	}
 	var reason error
 	if err != nil && !isPeerGone(err) {
 		reason = err
 	}
 	free := p.pub.Close(reason)
-	p.reportIngest()
+	p.reportIngest(true)
 	ds := p.demux.Stats()
 	p.st.ControlBytesCopied, p.st.CCGaps, p.st.DroppedAUs, p.st.Malformed = ds.BytesCopied, ds.CCGaps, ds.DroppedAUs, ds.Malformed
+	p.st.IgnoredPrograms, p.st.IgnoredStreams = ds.IgnoredPrograms, ds.IgnoredStreams
 	p.st.Packets, p.st.Decommissioned = p.src.taken, p.src.decommissioned
 	p.st.AllocMalloc, p.st.AllocFree = p.alloc.GetTotalMalloc(), p.alloc.GetTotalFree()
 	p.srv.totals.Packets.Add(p.src.taken)

@@ -1,7 +1,9 @@
 // Package srt serves SRT (gosrt v0.11.0) for the zerocopy plugin:
 // publishers whose MPEG-TS is demuxed straight out of gosrt's packet
 // buffers into codec-unit frames (no copy: frames hold the packets and the
-// last frame to go decommissions them), players fed by the TS muxer, and
+// last frame to go decommissions them; only a TS packet a sender split
+// across two SRT packets is copied, 188 bytes, counted), players fed by
+// the TS muxer, and
 // pulls in caller mode. The streamid decides the role and the hub path
 // (package streamid); the plugin's one auth hook decides access.
 package srt

@@ -2,6 +2,8 @@ package srt
 
 import (
 	"github.com/datarhei/gosrt/packet"
+
+	"github.com/zcingest/zerocopy/pool"
 )
 
 // packetSource is one gosrt packet whose payload (up to seven TS packets)
@@ -73,3 +75,63 @@ func (sp *sourcePool) put(s *packetSource) {
 // outstanding is the number of packets still held by frames or the
 // demuxer.
 func (sp *sourcePool) outstanding() int64 { return sp.taken - sp.decommissioned }
+
+// carrySource is one TS packet that straddled two SRT packets (a sender
+// whose payload size is not a multiple of 188): its tail of one packet and
+// its head from the next are copied, once, into 188 bytes Malloc'd from the
+// connection's allocator, so the demuxer gets the contiguous packet it
+// needs. It is an mpegts.Source like packetSource: frames whose payload
+// lies in it hold it, and the last Release frees the bytes through package
+// pool, on the connection's goroutine (frames are recycled there).
+type carrySource struct {
+	buf  []byte // PacketSize bytes from pool.Malloc; nil while pooled
+	n    int    // bytes gathered so far
+	refs int32
+	pool *carryPool
+}
+
+// Retain adds a hold (mpegts.Source).
+func (c *carrySource) Retain() {
+	if c.refs <= 0 {
+		panic("srt: Retain of a released carry packet")
+	}
+	c.refs++
+}
+
+// Release drops a hold (host.Holder); the last one frees the bytes.
+func (c *carrySource) Release() {
+	c.refs--
+	switch {
+	case c.refs == 0:
+		pool.Free(c.pool.alloc, c.buf)
+		c.buf, c.n = nil, 0
+		c.pool.freed++
+		c.pool.free = append(c.pool.free, c)
+	case c.refs < 0:
+		panic("srt: carry packet released more often than retained")
+	}
+}
+
+// carryPool recycles one connection's carry wrappers; their bytes come
+// from (and go back to) the connection's allocator.
+type carryPool struct {
+	alloc *pool.Allocator
+	free  []*carrySource
+	taken int64 // carry packets started
+	freed int64 // and freed
+}
+
+// get returns a carry packet with one hold, the caller's.
+func (cp *carryPool) get() *carrySource {
+	var c *carrySource
+	if n := len(cp.free); n > 0 {
+		c = cp.free[n-1]
+		cp.free[n-1] = nil
+		cp.free = cp.free[:n-1]
+	} else {
+		c = &carrySource{pool: cp}
+	}
+	c.buf, c.n, c.refs = pool.Malloc(cp.alloc, tsPacketSize), 0, 1
+	cp.taken++
+	return c
+}

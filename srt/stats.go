@@ -27,18 +27,29 @@ type ConnStats struct {
 	Packets        int64
 	Decommissioned int64
 	// Resyncs counts TS sync losses skipped; SkippedBytes the bytes lost
-	// to them and to partial TS packets at a datagram's end.
+	// to them and to TS packets split across SRT packets whose second half
+	// never came (a lost SRT packet).
 	Resyncs      int64
 	SkippedBytes int64
-	DemuxErrors  int64 // TS input the demuxer refused (over a limit) and dropped
+	// CarryPackets counts TS packets split across two SRT packets (a
+	// payload size that is not a multiple of 188) and completed by copying
+	// them into a carry packet; CarryBytesCopied the bytes so copied (the
+	// only media copy on the ingest path, 188 bytes per split packet).
+	CarryPackets     int64
+	CarryBytesCopied int64
+	DemuxErrors      int64 // TS input the demuxer refused (over a limit) and dropped
 	// From the demuxer: control bytes it copied (PSI sections, headers
 	// straddling TS packets, parameter sets), continuity gaps, access
 	// units dropped, malformed input dropped.
 	ControlBytesCopied, CCGaps, DroppedAUs, Malformed int64
-	PlayDrops                                         int64 // frames the host skipped for a slow player
-	AllocMalloc                                       int64
-	AllocFree                                         int64
-	SRT                                               SRTStats
+	// IgnoredPrograms and IgnoredStreams: what the publisher's latest PAT
+	// and PMT offered beyond the one program, video and audio stream
+	// followed.
+	IgnoredPrograms, IgnoredStreams int
+	PlayDrops                       int64 // frames the host skipped for a slow player
+	AllocMalloc                     int64
+	AllocFree                       int64
+	SRT                             SRTStats
 }
 
 // SRTStats is the SRT transport's own view of a connection.
@@ -75,8 +86,10 @@ func (st *ConnStats) logAttrs(reason string) []any {
 	return []any{"reason", reason, "role", st.Role, "path", st.Path, "remote", st.Remote,
 		"bytes_read", st.BytesRead, "bytes_sent", st.BytesSent, "egress_bytes_copied", st.EgressBytesCopied,
 		"video_frames", st.VideoFrames, "audio_frames", st.AudioFrames,
-		"packets", st.Packets, "decommissioned", st.Decommissioned, "ts_resyncs", st.Resyncs, "skipped_bytes", st.SkippedBytes, "demux_errors", st.DemuxErrors,
+		"packets", st.Packets, "decommissioned", st.Decommissioned, "ts_resyncs", st.Resyncs, "skipped_bytes", st.SkippedBytes,
+		"carry_packets", st.CarryPackets, "carry_bytes_copied", st.CarryBytesCopied, "demux_errors", st.DemuxErrors,
 		"control_bytes_copied", st.ControlBytesCopied, "cc_gaps", st.CCGaps, "dropped_units", st.DroppedAUs, "malformed", st.Malformed,
+		"ignored_programs", st.IgnoredPrograms, "ignored_streams", st.IgnoredStreams,
 		"play_drops", st.PlayDrops, "alloc_malloc", st.AllocMalloc, "alloc_free", st.AllocFree,
 		slog.Group("srt",
 			"pkt_recv", st.SRT.PktRecv, "recv_loss", st.SRT.PktRecvLoss, "recv_drop", st.SRT.PktRecvDrop, "recv_retrans", st.SRT.PktRecvRetrans,

@@ -38,19 +38,11 @@ const (
 
 	// DefaultAllocatorSize is the arena a pull's allocator grows to once it
 	// publishes (as RTMP's publishers): the ring's frames live in it.
-	DefaultAllocatorSize = 4 << 20
+	DefaultAllocatorSize = 8 << 20
 
 	// InitialAllocatorSize is a pull's first arena: until the FLV header
 	// arrives it needs only the reader's blocks.
 	InitialAllocatorSize = 64 << 10
-
-	// ArenaPinBytes is the tail of each grown arena kept allocated until
-	// teardown, so gomem never drops (and remakes) it when the ring empties.
-	ArenaPinBytes = 64
-
-	// MaxArenaPins bounds the arenas a pull's allocator is grown by
-	// (64 MiB in gomem's 4 MiB arenas).
-	MaxArenaPins = 16
 
 	// MaxScriptTag caps an onMetaData tag the child keeps (it is copied);
 	// real ones are a few hundred bytes.

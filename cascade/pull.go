@@ -1,7 +1,9 @@
 package cascade
 
 import (
+	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/langhuihui/gomem"
@@ -28,12 +30,45 @@ type pullReader struct {
 	pins    [][]byte
 	scratch []byte // one script tag, copied to be kept as metadata
 	copied  int64  // script bytes copied
+	watch   *readWatchdog
+}
+
+type deadlineReader interface {
+	io.Reader
+	SetReadDeadline(time.Time) error
+}
+
+// readWatchdog bounds each Read of the stream by timeout without a stream
+// deadline: quic-go makes a new time.Timer in every Read that blocks while
+// the stream has a deadline (ReceiveStream at v0.65.0). A timer made once
+// is re-armed around each Read instead; when it fires it sets a deadline in
+// the past, which ends the blocked Read. It has no SetReadDeadline, so the
+// bufreader arms none.
+type readWatchdog struct {
+	src     deadlineReader
+	timeout time.Duration
+	t       *time.Timer
+}
+
+func (w *readWatchdog) Read(p []byte) (int, error) {
+	w.t.Reset(w.timeout)
+	n, err := w.src.Read(p)
+	if !w.t.Stop() && err == nil {
+		err = fmt.Errorf("cascade pull: nothing from the parent for %v: %w", w.timeout, os.ErrDeadlineExceeded)
+	}
+	return n, err
 }
 
 // newPullReader starts small (InitialAllocatorSize) until the pull
 // publishes; see grow.
 func newPullReader(src io.Reader, readTimeout time.Duration) *pullReader {
 	r := &pullReader{alloc: pool.NewAllocator(InitialAllocatorSize)}
+	if ds, ok := src.(deadlineReader); ok && readTimeout > 0 {
+		r.watch = &readWatchdog{src: ds, timeout: readTimeout}
+		r.watch.t = time.AfterFunc(readTimeout, func() { _ = ds.SetReadDeadline(time.Unix(1, 0)) })
+		r.watch.t.Stop()
+		src, readTimeout = r.watch, 0
+	}
 	r.br = bufreader.New(src, bufreader.Options{Allocator: r.alloc, ReadTimeout: readTimeout})
 	r.fr = flv.NewReader(r.br, flv.ReaderOptions{})
 	return r
@@ -75,39 +110,22 @@ func (r *pullReader) pump(pub tagPublisher, meta func([]byte) error, each func()
 	}
 }
 
-// grow gives a pull that starts publishing the arena its ring needs (as
-// RTMP's session.growArena): the pinned gomem adds an arena only when none
-// has room, and drops one as soon as it empties, so a ring that outgrows a
-// small arena would keep making and dropping arenas. Mallocing a request
-// of the arena's size forces the arena into existence; all of it but a
-// small pin is freed at once, and the pin keeps it until close.
+// grow gives a pull that starts publishing the arenas its ring needs,
+// pinned so gomem never drops them (pool.ReserveArenas explains why).
 func (r *pullReader) grow(size int) {
-	for range MaxArenaPins {
-		total := 0
-		for _, c := range r.alloc.GetChildren() {
-			total += c.Size
-		}
-		if total >= size {
-			return
-		}
-		arenas := len(r.alloc.GetChildren())
-		b := pool.Malloc(r.alloc, min(size-total, gomem.MaxBlockSize))
-		if len(b) <= ArenaPinBytes || len(r.alloc.GetChildren()) == arenas {
-			pool.Free(r.alloc, b)
-			return
-		}
-		pool.Free(r.alloc, b[:len(b)-ArenaPinBytes])
-		r.pins = append(r.pins, b[len(b)-ArenaPinBytes:])
+	if r.pins == nil {
+		r.pins = pool.ReserveArenas(r.alloc, size)
 	}
 }
 
 // release frees everything the reader holds (the pending tag, the arena
 // pins, the bufreader's blocks); the allocator's totals are then final.
 func (r *pullReader) release() {
-	pool.FreeMemory(r.alloc, &r.tag.Payload)
-	for _, b := range r.pins {
-		pool.Free(r.alloc, b)
+	if r.watch != nil {
+		r.watch.t.Stop()
 	}
+	pool.FreeMemory(r.alloc, &r.tag.Payload)
+	pool.FreePins(r.alloc, r.pins)
 	r.pins = nil
 	r.br.Recycle()
 }

@@ -39,14 +39,17 @@ const (
 
 	// DefaultAllocatorSize is the arena a connection's allocator grows to
 	// when it starts publishing (it starts at InitialAllocatorSize): the
-	// reader's blocks plus a 256-frame ring at up to ~8 Mbit/s. The pinned
+	// reader's blocks plus the hub's default ring (12 s) at up to about
+	// 5 Mbit/s, in two pinned 4 MiB arenas. With 4 MiB, a 12 s ring of a
+	// 4 Mbit/s stream (about 6 MB) overflowed it and gomem made and
+	// dropped 4 MiB arenas (measured by the QUIC benchmark). The pinned
 	// gomem grows by adding arenas of doubling size, made with `make` (not
 	// pooled above 16 KiB), and drops an extra arena whenever it empties,
 	// so a connection whose working set crosses its arenas' size keeps
 	// allocating megabytes: measured 1.16 allocated bytes per ingested byte
 	// with a 1 MiB arena and 2 Mbit/s pushers. 4 MiB is gomem's largest
 	// arena; pages are touched only as used. See session.growArena.
-	DefaultAllocatorSize = 4 << 20
+	DefaultAllocatorSize = 8 << 20
 
 	// OutChunkSize is the chunk size the server announces and writes with.
 	OutChunkSize = 4096
@@ -72,14 +75,4 @@ const (
 	// few command messages; starting every accepted socket with the
 	// publisher's 4 MiB arena made 100 idle sockets cost 400 MiB.
 	InitialAllocatorSize = 64 << 10
-
-	// ArenaPinBytes is the tail of a publisher's big arena kept allocated
-	// until teardown so gomem never drops (and later remakes) that arena
-	// when the ring momentarily empties it.
-	ArenaPinBytes = 64
-
-	// MaxArenaPins bounds the arenas a publisher's allocator is grown by
-	// (AllocatorSize / gomem's 4 MiB largest arena, rounded up); the config
-	// caps AllocatorSize at 64 MiB, which needs 16.
-	MaxArenaPins = 16
 )

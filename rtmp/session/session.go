@@ -24,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/langhuihui/gomem"
 
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
@@ -688,37 +687,13 @@ func (s *session) reportIngest() {
 	})
 }
 
-// growArena gives a connection that starts publishing the arena its ring
-// needs. The pinned gomem appends an arena, of double the last one's size
-// (at most gomem.MaxBlockSize), only when no arena has room, and drops an
-// arena as soon as it empties while another exists; so a publisher whose
-// frames outgrow a small arena would keep making and dropping arenas with
-// make (garbage above 16 KiB). Mallocing a request of the arena's size
-// forces the arena into existence; all of it but a small tail is freed at
-// once, and the tail (a pin) keeps the arena from ever emptying until
-// teardown frees it. Pins are taken until the arenas add up to
-// cfg.AllocatorSize.
+// growArena gives a connection that starts publishing the arenas its ring
+// needs, pinned so gomem never drops them (pool.ReserveArenas explains why).
 func (s *session) growArena() {
 	if s.pins != nil {
 		return
 	}
-	for range MaxArenaPins {
-		total := 0
-		for _, c := range s.alloc.GetChildren() {
-			total += c.Size
-		}
-		if total >= s.cfg.AllocatorSize {
-			break
-		}
-		arenas := len(s.alloc.GetChildren())
-		b := pool.Malloc(s.alloc, min(s.cfg.AllocatorSize-total, gomem.MaxBlockSize))
-		if len(b) <= ArenaPinBytes || len(s.alloc.GetChildren()) == arenas {
-			pool.Free(s.alloc, b) // it fit in an arena we have: nothing to pin
-			break
-		}
-		pool.Free(s.alloc, b[:len(b)-ArenaPinBytes])
-		s.pins = append(s.pins, b[len(b)-ArenaPinBytes:])
-	}
+	s.pins = pool.ReserveArenas(s.alloc, s.cfg.AllocatorSize)
 	if s.pins == nil {
 		s.pins = [][]byte{} // grown (or nothing to grow): do not try again
 	}
@@ -726,9 +701,7 @@ func (s *session) growArena() {
 
 // freePins releases the arena pins (teardown, before the balance check).
 func (s *session) freePins() {
-	for _, b := range s.pins {
-		pool.Free(s.alloc, b)
-	}
+	pool.FreePins(s.alloc, s.pins)
 	s.pins = nil
 }
 

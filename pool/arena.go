@@ -1,6 +1,10 @@
 package pool
 
-import "github.com/langhuihui/gomem"
+import (
+	"slices"
+
+	"github.com/langhuihui/gomem"
+)
 
 // Arena pins: the pinned gomem adds an arena only when none has room for a
 // Malloc, and drops an arena as soon as it is empty while another exists.
@@ -47,6 +51,34 @@ func ReserveArenas(a *Allocator, size int) (pins [][]byte) {
 		pins = append(pins, b[len(b)-ArenaPinBytes:])
 	}
 	return pins
+}
+
+// pinArenas keeps every arena of a that holds no pin yet from ever being
+// dropped, by taking a few bytes of it directly from the arena (not through
+// a, so a's malloc and free totals do not see them and Balanced is
+// unaffected; Recycle resets the arena with the pin in it). The pinned gomem
+// drops an arena the moment it empties while another exists, so an
+// allocator whose working set crosses an arena boundary (a publisher's ring
+// filling and draining) would otherwise make and drop arenas for ever: the
+// ingest benchmark measured 0.48 allocated bytes per ingested byte at
+// 4.7 Mbit/s. With pins, arenas grow to the connection's peak working set
+// once and stay until the allocator is recycled. Called by Malloc when gomem
+// has just added an arena, so on the owning goroutine.
+func pinArenas(a *Allocator) {
+	t := tableOf(a)
+	if t == nil {
+		return
+	}
+	for _, c := range a.GetChildren() {
+		if slices.Contains(t.pinned, c) {
+			continue
+		}
+		if c.Malloc(ArenaPinBytes) != nil {
+			t.pinned = append(t.pinned, c)
+		}
+		// A full arena cannot be pinned now; it cannot be dropped either
+		// until it empties, and the next growth tries again.
+	}
 }
 
 // FreePins frees what ReserveArenas returned.

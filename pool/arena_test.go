@@ -42,3 +42,40 @@ func TestReserveArenasAddsWholeArenas(t *testing.T) {
 	}
 	Recycle(a)
 }
+
+// TestArenasDoNotChurn: a working set that crosses arena boundaries, filled
+// and drained again and again (a publisher's ring), makes its arenas once.
+// Without pins gomem drops every arena that empties and makes a new one on
+// the next fill: allocated bytes grow with every round.
+func TestArenasDoNotChurn(t *testing.T) {
+	a := NewAllocator(64 << 10)
+	seen := map[any]bool{}
+	note := func() {
+		for _, c := range a.GetChildren() {
+			seen[c] = true
+		}
+	}
+	var held [][]byte
+	created := 0
+	for round := range 30 {
+		for range 300 { // 4.7 MB of 16 KiB blocks
+			held = append(held, Malloc(a, 16<<10))
+			note()
+		}
+		for _, b := range held {
+			Free(a, b)
+			note()
+		}
+		held = held[:0]
+		if round == 0 {
+			created = len(seen)
+		}
+	}
+	if len(seen) != created {
+		t.Fatalf("arenas made after the first round: %d, then %d in all (churn)", created, len(seen))
+	}
+	if !Balanced(a) {
+		t.Fatalf("%d bytes in use", InUse(a))
+	}
+	Recycle(a)
+}

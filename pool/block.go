@@ -42,6 +42,8 @@ type blockTable struct {
 	// still out (not yet returned whole), so InUse can report what callers
 	// hold rather than what gomem has lent.
 	released int64
+	// pinned lists the arenas holding a pin (arena.go: pinArenas).
+	pinned []*gomem.MemoryAllocator
 }
 
 // tables maps an allocator made by NewAllocator to its block table. Entries

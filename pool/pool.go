@@ -26,6 +26,7 @@ func NewAllocator(size int) *Allocator {
 	a := gomem.NewScalableMemoryAllocator(size)
 	trackNew(a)
 	tables.Store(a, &blockTable{})
+	pinArenas(a)
 	return a
 }
 
@@ -33,7 +34,11 @@ func NewAllocator(size int) *Allocator {
 // The slice's capacity is clipped to n, so appending to it can never scribble
 // over a neighbouring allocation.
 func Malloc(a *Allocator, n int) []byte {
+	arenas := len(a.GetChildren())
 	b := a.Malloc(n)
+	if len(a.GetChildren()) > arenas {
+		pinArenas(a)
+	}
 	b = b[:n:n]
 	trackMalloc(a, b)
 	return b

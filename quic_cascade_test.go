@@ -35,13 +35,19 @@ func (n *qcNode) childStats() *cascade.ChildStats   { _, c := n.zc.QUICStats(); 
 // every allocator balanced; tests call it (or Cleanup does).
 func qcStart(t *testing.T, quic string) (n *qcNode, stop func()) {
 	t.Helper()
+	return qcStartWait(t, "0s", quic)
+}
+
+// qcStartWait is qcStart with global.publish.reconnectwait set to wait.
+func qcStartWait(t *testing.T, wait, quic string) (n *qcNode, stop func()) {
+	t.Helper()
 	yaml := fmt.Sprintf(`global:
   loglevel: debug
   http:
     listenaddr: 127.0.0.1:0
   publish:
     closewait: 2s
-    reconnectwait: 0s
+    reconnectwait: %s
   subscribe:
     waittimeout: 10s
 zerocopy:
@@ -51,7 +57,7 @@ zerocopy:
     enable: true
     insecure: true
     idletimeout: 5s
-%s%s`, quic, testutil.LoopbackProtocolsExcept("quic"))
+%s%s`, wait, quic, testutil.LoopbackProtocolsExcept("quic"))
 	file, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)

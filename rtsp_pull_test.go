@@ -104,16 +104,33 @@ func rpPullConfig(path, url, transport string, more string) string {
 // and returns its video packets.
 func rpReadFLV(t *testing.T, ts *rpServer, path string, seconds int) []testclip.Packet {
 	t.Helper()
+	v, _ := rpReadFLVAV(t, ts, path, seconds)
+	return v
+}
+
+// rpReadFLVAV is rpReadFLV returning the audio packets too.
+func rpReadFLVAV(t *testing.T, ts *rpServer, path string, seconds int) (video, audio []testclip.Packet) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+40)*time.Second)
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "pull.nut")
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-rw_timeout", "20000000", "-analyzeduration", "1000000",
-		"-i", "http://"+ts.http+"/"+path+".flv", "-t", fmt.Sprint(seconds), "-map", "0:v", "-c", "copy", "-f", "nut", "-y", out)
+		"-i", "http://"+ts.http+"/"+path+".flv", "-t", fmt.Sprint(seconds), "-map", "0", "-c", "copy", "-f", "nut", "-y", out)
 	cmd.WaitDelay = 5 * time.Second
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg HTTP-FLV read: %v: %s", err, b)
 	}
-	return testclip.FrameMD5(t, out, "0:v")
+	video = testclip.FrameMD5(t, out, "0:v")
+	if strings.Contains(rpProbe(out), "audio") {
+		audio = testclip.FrameMD5(t, out, "0:a")
+	}
+	return video, audio
+}
+
+// rpProbe lists the codec types of a file's streams.
+func rpProbe(file string) string {
+	out, _ := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", file).Output()
+	return string(out)
 }
 
 // rpCheckVideo wants at least min video packets with monotonic DTS.
@@ -150,16 +167,25 @@ func TestRTSPPullFromCamera(t *testing.T) {
 			cam := testcam.Start(t, testcam.Options{User: tc.user, Password: "s3cret"})
 			ts := rpStartServer(t, rpPullConfig("live/cam", cam.URL(tc.user, "s3cret"), tc.transport, ""), 0)
 			t0 := time.Now()
-			pkts := rpReadFLV(t, ts, "live/cam", 3)
+			pkts, audio := rpReadFLVAV(t, ts, "live/cam", 3)
 			t.Logf("read took %v", time.Since(t0))
 			rpCheckVideo(t, pkts, 50)
+			// The camera's AAC track (RFC 3640) is depacketized too.
+			if len(audio) < 50 {
+				t.Fatalf("%d audio packets from the camera, want at least 50", len(audio))
+			}
+			for i := 1; i < len(audio); i++ {
+				if audio[i].DTS < audio[i-1].DTS {
+					t.Fatalf("audio packet %d: dts %d after %d", i, audio[i].DTS, audio[i-1].DTS)
+				}
+			}
 			if !strings.Contains(ts.log.String(), "transport="+tc.transport) {
 				t.Errorf("no %s pull logged", tc.transport)
 			}
 			if strings.Contains(ts.log.String(), "s3cret") {
 				t.Error("the camera password reached the log")
 			}
-			t.Logf("%d video packets", len(pkts))
+			t.Logf("%d video packets, %d audio packets", len(pkts), len(audio))
 		})
 	}
 }

@@ -32,6 +32,21 @@ type rtServer struct {
 // Cleanup checks the RTSP and RTMP allocators and the goroutines.
 func rtStartServer(t *testing.T, extra string) *rtServer {
 	t.Helper()
+	return rtStartServerUDP(t, extra, "127.0.0.1:0", "127.0.0.1:0")
+}
+
+// rtStartServerUDP is rtStartServer with the shared RTP and RTCP addresses
+// given (clients such as ffmpeg send RTCP to the RTP port + 1, whatever
+// server_port says).
+func rtStartServerUDP(t *testing.T, extra, rtpAddr, rtcpAddr string) *rtServer {
+	t.Helper()
+	return rtStartServerAt(t, extra, "127.0.0.1:0", rtpAddr, rtcpAddr, "")
+}
+
+// rtStartServerAt is rtStartServer with the RTSP listen, RTP and RTCP
+// addresses given, and rtspExtra added to the rtsp section.
+func rtStartServerAt(t *testing.T, extra, listen, rtpAddr, rtcpAddr, rtspExtra string) *rtServer {
+	t.Helper()
 	base := runtime.NumGoroutine()
 	yaml := fmt.Sprintf(`global:
   loglevel: debug
@@ -46,10 +61,10 @@ zerocopy:
   rtmp:
     listenaddr: 127.0.0.1:0
   rtsp:
-    listenaddr: 127.0.0.1:0
-    rtpaddress: 127.0.0.1:0
-    rtcpaddress: 127.0.0.1:0
-%s%s`, testutil.LoopbackProtocolsExcept("rtsp"), extra)
+    listenaddr: %s
+    rtpaddress: %s
+    rtcpaddress: %s
+%s%s%s`, listen, rtpAddr, rtcpAddr, rtspExtra, testutil.LoopbackProtocolsExcept("rtsp"), extra)
 	file, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +216,8 @@ func rtWaitStream(t *testing.T, ts *rtServer, path string) {
 var _ = net.Dial
 
 // TestRTSPPlayOfRTMPStream: an RTMP-published stream read over RTSP PLAY
-// (TCP interleaved) by ffmpeg: every access unit identical to the source.
+// (TCP interleaved) by ffmpeg: every video and audio access unit identical
+// to the source.
 func TestRTSPPlayOfRTMPStream(t *testing.T) {
 	clip := testclip.FLV(t)
 	ts := rtStartServer(t, "")
@@ -219,6 +235,7 @@ func TestRTSPPlayOfRTMPStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	rtSameUnits(t, clip, out, "0:v", false, true, 0.5)
+	rtSameUnits(t, clip, out, "0:a", false, true, 0.5)
 }
 
 // TestRTSPRecordAndPlay: ffmpeg publishes over RTSP (TCP interleaved, then
@@ -243,6 +260,7 @@ func TestRTSPRecordAndPlay(t *testing.T) {
 				t.Fatal(err)
 			}
 			rtSameUnits(t, clip, out, "0:v", false, true, 0.5)
+			rtSameUnits(t, clip, out, "0:a", false, true, 0.5)
 			if !strings.Contains(ts.log.String(), "transport="+tc.push) {
 				t.Errorf("no %s publish logged", tc.push)
 			}
@@ -274,7 +292,7 @@ func TestRTSPAuth(t *testing.T) {
 
 // TestRTSPGStreamerPlay: GStreamer's rtspsrc, a second client
 // implementation, plays an RTMP-published stream over TCP and receives
-// H.264 buffers.
+// H.264 buffers and AAC (RFC 3640) buffers.
 func TestRTSPGStreamerPlay(t *testing.T) {
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
 		t.Skip("gst-launch-1.0 not installed")
@@ -286,8 +304,11 @@ func TestRTSPGStreamerPlay(t *testing.T) {
 	pushDone := make(chan error, 1)
 	go func() { pushDone <- push(ctx, clip, "rtmp://"+ts.rtmp+"/live/g") }()
 	rtWaitStream(t, ts, "live/g")
-	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "rtspsrc", "location=rtsp://"+ts.rtsp+"/live/g", "protocols=tcp", "!",
-		"rtph264depay", "!", "h264parse", "!", "video/x-h264,stream-format=byte-stream", "!", "identity", "silent=false", "!", "fakesink", "num-buffers=20", "-v")
+	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "rtspsrc", "name=src", "location=rtsp://"+ts.rtsp+"/live/g", "protocols=tcp",
+		"src.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!", "h264parse", "!", "video/x-h264,stream-format=byte-stream", "!",
+		"identity", "name=vidbuf", "silent=false", "!", "fakesink", "num-buffers=20",
+		"src.", "!", "application/x-rtp,media=audio", "!", "rtpmp4gdepay", "!", "aacparse", "!",
+		"identity", "name=audbuf", "silent=false", "!", "fakesink", "num-buffers=20", "-v")
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if perr := <-pushDone; perr != nil {
@@ -296,8 +317,20 @@ func TestRTSPGStreamerPlay(t *testing.T) {
 	if err != nil {
 		t.Fatalf("gst-launch: %v\n%s", err, out)
 	}
-	if n := strings.Count(string(out), "chain"); n < 20 {
-		t.Fatalf("gstreamer got %d H.264 buffers\n%s", n, out)
+	video, audio := 0, 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.Contains(line, "chain") {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "vidbuf"):
+			video++
+		case strings.Contains(line, "audbuf"):
+			audio++
+		}
+	}
+	if video < 20 || audio < 20 {
+		t.Fatalf("gstreamer got %d H.264 and %d AAC buffers\n%s", video, audio, out)
 	}
 }
 
@@ -367,27 +400,34 @@ func TestRTSPHostile(t *testing.T) {
 	}
 }
 
-// TestRTSPRecordReadBackFLVAndRTMP: an RTSP-published stream read back over
-// HTTP-FLV and RTMP play (needs FormatUnits egress in both).
+// TestRTSPRecordReadBackFLVAndRTMP: an RTSP-published stream (TCP
+// interleaved and UDP) read back over HTTP-FLV and RTMP play: every video
+// and audio access unit identical to the source's.
 func TestRTSPRecordReadBackFLVAndRTMP(t *testing.T) {
-	clip := testclip.FLV(t)
-	ts := rtStartServer(t, "")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	flvOut := filepath.Join(t.TempDir(), "http.flv")
-	rtmpOut := filepath.Join(t.TempDir(), "rtmp.flv")
-	waitFLV := rtRecord(t, ctx, []string{"-rw_timeout", "15000000", "-i", "http://" + ts.http + "/live/f.flv", "-f", "flv"}, flvOut)
-	waitRTMP := rtRecord(t, ctx, []string{"-rw_timeout", "15000000", "-i", "rtmp://" + ts.rtmp + "/live/f", "-f", "flv"}, rtmpOut)
-	settle()
-	if err := rtPushRTSP(ctx, clip, "rtsp://"+ts.rtsp+"/live/f", "tcp"); err != nil {
-		t.Fatal(err)
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			clip := testclip.FLV(t)
+			ts := rtStartServer(t, "")
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			flvOut := filepath.Join(t.TempDir(), "http.flv")
+			rtmpOut := filepath.Join(t.TempDir(), "rtmp.flv")
+			waitFLV := rtRecord(t, ctx, []string{"-rw_timeout", "15000000", "-i", "http://" + ts.http + "/live/f.flv", "-f", "flv"}, flvOut)
+			waitRTMP := rtRecord(t, ctx, []string{"-rw_timeout", "15000000", "-i", "rtmp://" + ts.rtmp + "/live/f", "-f", "flv"}, rtmpOut)
+			settle()
+			if err := rtPushRTSP(ctx, clip, "rtsp://"+ts.rtsp+"/live/f", transport); err != nil {
+				t.Fatal(err)
+			}
+			if err := waitFLV(); err != nil {
+				t.Fatal(err)
+			}
+			if err := waitRTMP(); err != nil {
+				t.Fatal(err)
+			}
+			for _, out := range []string{flvOut, rtmpOut} {
+				rtSameUnits(t, clip, out, "0:v", false, false, 0.9)
+				rtSameUnits(t, clip, out, "0:a", false, false, 0.9)
+			}
+		})
 	}
-	if err := waitFLV(); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitRTMP(); err != nil {
-		t.Fatal(err)
-	}
-	rtSameUnits(t, clip, flvOut, "0:v", false, false, 0.9)
-	rtSameUnits(t, clip, rtmpOut, "0:v", false, false, 0.9)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/zcingest/zerocopy/codec"
@@ -34,6 +35,7 @@ type egress struct {
 	sub          host.Subscriber
 	stats        *ParentStats
 	writeTimeout time.Duration
+	watchdog     *time.Timer // see write
 
 	hdr     [flv.PreviousTagSizeSize + flv.TagHeaderSize]byte
 	prev    uint32   // size of the previous tag, written before the next header
@@ -196,20 +198,39 @@ func (e *egress) writeFrame(f *host.Frame) error {
 	return nil
 }
 
-// write sends b with a fresh deadline. A cancelled egress (whose expired
-// deadline this write's fresh one just replaced) still stops.
+// write sends b, cutting the child if it blocks for writeTimeout.
+//
+// The bound is a watchdog timer made once per pull and re-armed around
+// each Write, not a stream deadline: quic-go makes a new time.Timer in
+// every Write that blocks while the stream has a deadline (SendStream.write
+// at v0.65.0), which at a few writes per frame was most of what the
+// parent allocated per relayed byte. When the watchdog fires it sets a
+// deadline in the past, which ends the blocked Write at once; so does a
+// cancelled egress (see servePull), which no write re-arms.
 func (e *egress) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if err := e.st.SetWriteDeadline(time.Now().Add(e.writeTimeout)); err != nil {
-		return err
-	}
 	if err := e.ctx.Err(); err != nil {
 		return context.Cause(e.ctx)
 	}
+	if e.watchdog == nil {
+		e.watchdog = time.AfterFunc(e.writeTimeout, func() { _ = e.st.SetWriteDeadline(time.Unix(1, 0)) })
+	} else {
+		e.watchdog.Reset(e.writeTimeout)
+	}
 	n, err := e.st.Write(b)
+	if !e.watchdog.Stop() {
+		err = fmt.Errorf("cascade egress: a write blocked for %v: %w", e.writeTimeout, os.ErrDeadlineExceeded)
+	}
 	e.written += int64(n)
 	e.stats.BytesOut.Add(int64(n))
 	return err
+}
+
+// stop ends the watchdog; the egress writes no more.
+func (e *egress) stop() {
+	if e.watchdog != nil {
+		e.watchdog.Stop()
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,12 +132,8 @@ func (p *Parent) register(conn *quic.Conn, log *slog.Logger) (secret string, ok 
 
 // admit decides a registration; nil admits it and counts the child.
 func (p *Parent) admit(ctx context.Context, conn *quic.Conn, secret string) error {
-	if p.cfg.Secret == "" {
-		if !isLoopback(conn.RemoteAddr()) {
-			return errors.New("no secret configured: only loopback children are admitted")
-		}
-	} else if subtle.ConstantTimeCompare([]byte(secret), []byte(p.cfg.Secret)) != 1 {
-		return errors.New("wrong secret")
+	if err := admitSecret(p.cfg.Secret, secret, conn.RemoteAddr()); err != nil {
+		return err
 	}
 	if err := p.cfg.Auth.Authorize(ctx, p.authRequest(conn, secret, "", "")); err != nil {
 		return fmt.Errorf("auth hook: %w", err)
@@ -144,6 +141,30 @@ func (p *Parent) admit(ctx context.Context, conn *quic.Conn, secret string) erro
 	if n := p.stats.Children.Add(1); n > int64(p.cfg.MaxChildren) {
 		p.stats.Children.Add(-1)
 		return fmt.Errorf("MaxChildren (%d) children registered already", p.cfg.MaxChildren)
+	}
+	return nil
+}
+
+// Why admitSecret refuses.
+var (
+	errNotLoopback = errors.New("no secret configured: only loopback children are admitted")
+	errWrongSecret = errors.New("wrong secret")
+)
+
+// admitSecret is the secret half of a registration's decision: with a
+// configured secret (want) the presented one must equal it, compared in
+// constant time; without one, only loopback peers are admitted, since an
+// empty secret protects nothing beyond this machine. The auth hook and
+// MaxChildren are asked after it.
+func admitSecret(want, got string, remote net.Addr) error {
+	if want == "" {
+		if !isLoopback(remote) {
+			return errNotLoopback
+		}
+		return nil
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return errWrongSecret
 	}
 	return nil
 }
@@ -250,6 +271,7 @@ func (p *Parent) servePull(ctx context.Context, conn *quic.Conn, st *quic.Stream
 	e := &egress{st: st, sub: sub, stats: &p.stats, writeTimeout: p.cfg.WriteTimeout, ctx: pctx}
 	stop := context.AfterFunc(pctx, func() { _ = st.SetWriteDeadline(time.Unix(1, 0)) })
 	err = e.run()
+	e.stop()
 	stop()
 	if err != nil && pctx.Err() != nil {
 		err = context.Cause(pctx)

@@ -125,7 +125,7 @@ type Stats struct {
 	Transport   Transport
 	Played      bool // the session reached PLAY
 	BytesRead   int64
-	BytesCopied int64 // control bytes copied, and RTP packets straddling reader blocks
+	BytesCopied int64 // control bytes copied (requests, SDP, straddling RTCP); never RTP payload
 	VideoFrames int64
 	AudioFrames int64
 	Lost        int64
@@ -133,8 +133,10 @@ type Stats struct {
 	Malformed   int64
 	Truncated   int64 // UDP datagrams past MaxDatagram
 	Foreign     int64 // UDP datagrams from another host or with an unknown payload type
-	AllocMalloc int64
-	AllocFree   int64
+	// ReceiverReports counts the RTCP receiver reports sent to the camera.
+	ReceiverReports int64
+	AllocMalloc     int64
+	AllocFree       int64
 	// Balanced reports that the session's allocator got every byte back
 	// and was recycled.
 	Balanced bool

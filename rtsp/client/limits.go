@@ -51,7 +51,7 @@ const (
 	// DefaultAllocatorSize is a pull's arena: the control connection's
 	// blocks plus the frames its stream's ring holds (pages are touched
 	// only as used).
-	DefaultAllocatorSize = 4 << 20
+	DefaultAllocatorSize = 8 << 20
 
 	// RTCPBufferSize is the heap buffer the RTCP and control readers of a
 	// UDP session read (and discard) into: control data, never media.
@@ -62,4 +62,8 @@ const (
 
 	// MaxPortAttempts bounds the tries at binding an even/odd UDP port pair.
 	MaxPortAttempts = 16
+
+	// RTCPQueue bounds the camera sender reports waiting for the session
+	// goroutine; a flood beyond it is dropped, not queued.
+	RTCPQueue = 8
 )

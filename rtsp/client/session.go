@@ -78,6 +78,9 @@ type session struct {
 	lastRTP   time.Time
 	lastKeep  time.Time
 	lastMaint time.Time
+	lastRR    time.Time
+	rtcpBuf   []byte // a straddling RTCP frame made contiguous; or an interleaved RR
+	rrSSRC    uint32
 	wanted    time.Time
 
 	mu        sync.Mutex
@@ -525,25 +528,35 @@ func (s *session) interleaved() error {
 			track = i
 		}
 	}
-	if track < 0 || n == 0 {
+	if track < 0 {
+		for i := range s.setup {
+			if s.setup[i].done && int(ch) == s.setup[i].channel+1 && n > 0 {
+				// The camera's RTCP (sender reports align its tracks):
+				// control data, read in place or made contiguous in a
+				// scratch (counted) when it straddles two blocks.
+				b := s.pkt.Buffers[0]
+				if len(s.pkt.Buffers) > 1 {
+					s.rtcpBuf = s.rtcpBuf[:0]
+					for _, p := range s.pkt.Buffers {
+						s.rtcpBuf = append(s.rtcpBuf, p...)
+					}
+					s.copied += int64(n)
+					b = s.rtcpBuf
+				}
+				s.ingest.WriteRTCP(i, b)
+			}
+		}
 		return nil // RTCP, or a channel we did not ask for
 	}
-	pkt := s.pkt.Buffers[0]
-	if len(s.pkt.Buffers) > 1 {
-		// The packet straddles two reader blocks; a depacketizer needs it
-		// contiguous. One counted copy, as in rtsp/server.
-		pkt = pool.Malloc(s.alloc, n)
-		off := 0
-		for _, b := range s.pkt.Buffers {
-			off += copy(pkt[off:], b)
-		}
-		s.copied += int64(n)
-		pool.FreeMemory(s.alloc, &s.pkt)
-	} else {
-		pool.ResetMemory(&s.pkt)
+	if n == 0 {
+		return nil
 	}
+	// The packet's ranges move to the depacketizer as they lie in the
+	// reader's blocks (two when it straddles a boundary): no copy.
 	s.lastRTP = time.Now()
-	if err := s.ingest.WriteRTP(track, pkt); err != nil {
+	err = s.ingest.WriteRTPParts(track, s.pkt.Buffers)
+	pool.ResetMemory(&s.pkt)
+	if err != nil {
 		return fmt.Errorf("rtsp pull %s: %w", s.cfg.Path, err)
 	}
 	return nil
@@ -618,6 +631,47 @@ func (s *session) routeUDP(blk []byte, n int, from netip.AddrPort) error {
 	return nil
 }
 
+// rtcp runs on the session's goroutine between packets: it passes the
+// camera's sender reports that arrived over UDP to the Ingest, and sends
+// receiver reports every ReceiverReportInterval (interleaved on each
+// track's RTCP channel, or to the camera's RTCP port from ours).
+func (s *session) rtcp(now time.Time) {
+	if s.udp != nil {
+		for {
+			select {
+			case pkt := <-s.udp.reports:
+				s.ingest.WriteRTCP(-1, pkt)
+				continue
+			default:
+			}
+			break
+		}
+	}
+	if now.Sub(s.lastRR) < server.ReceiverReportInterval {
+		return
+	}
+	if s.rrSSRC == 0 {
+		s.rrSSRC = uint32(now.UnixNano()) | 1
+	}
+	s.ingest.ReceiverReports(s.rrSSRC, func(track int, pkt []byte) {
+		// The first report goes out as soon as a track has packets,
+		// then one per interval.
+		s.lastRR = now
+		s.stats.ReceiverReports++
+		ts := &s.setup[track]
+		if s.udp != nil {
+			if ts.serverPort > 0 {
+				_, _ = s.udp.rtcp.WriteToUDPAddrPort(pkt, netip.AddrPortFrom(s.camIP, uint16(ts.serverPort+1)))
+			}
+			return
+		}
+		s.rtcpBuf = base.AppendInterleavedHeader(s.rtcpBuf[:0], uint8(ts.channel+1), len(pkt))
+		s.rtcpBuf = append(s.rtcpBuf, pkt...)
+		_ = s.nc.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
+		_, _ = s.nc.Write(s.rtcpBuf)
+	})
+}
+
 // drainControl reads the control connection of a UDP session after PLAY:
 // keep-alive answers (discarded: control data, into a heap buffer, never
 // the allocator). Its end is the camera's end.
@@ -653,6 +707,7 @@ func (s *session) maintain(now time.Time) error {
 	}
 	s.ingest.Reclaim()
 	s.report()
+	s.rtcp(now)
 	if s.counter != nil {
 		if s.counter.Subscribers() > 0 {
 			s.wanted = now
@@ -752,7 +807,7 @@ func (s *session) finish(runErr error) error {
 			"bytes_read", s.stats.BytesRead, "control_bytes_copied", s.stats.BytesCopied,
 			"video_frames", s.stats.VideoFrames, "audio_frames", s.stats.AudioFrames,
 			"rtp_lost", s.stats.Lost, "units_dropped", s.stats.Dropped, "rtp_malformed", s.stats.Malformed,
-			"udp_truncated", s.stats.Truncated, "udp_foreign", s.stats.Foreign,
+			"udp_truncated", s.stats.Truncated, "udp_foreign", s.stats.Foreign, "rtcp_reports_sent", s.stats.ReceiverReports,
 			"alloc_malloc", s.stats.AllocMalloc, "alloc_free", s.stats.AllocFree, "balanced", s.stats.Balanced)
 	}
 	if errors.Is(runErr, context.Canceled) {

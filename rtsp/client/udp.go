@@ -9,6 +9,7 @@ import (
 // udpPair is a session's own RTP/RTCP sockets: an even port and the next.
 type udpPair struct {
 	rtp, rtcp *net.UDPConn
+	reports   chan []byte // the camera's sender reports, for the session goroutine
 	once      sync.Once
 }
 
@@ -39,7 +40,7 @@ func listenUDPPair(local net.Addr) (*udpPair, error) {
 			lastErr = fmt.Errorf("udp listen: %w", err)
 			continue
 		}
-		return &udpPair{rtp: rtp, rtcp: rtcp}, nil
+		return &udpPair{rtp: rtp, rtcp: rtcp, reports: make(chan []byte, RTCPQueue)}, nil
 	}
 	return nil, fmt.Errorf("no free RTP/RTCP port pair after %d tries: %w", MaxPortAttempts, lastErr)
 }
@@ -55,14 +56,24 @@ func (p *udpPair) close() {
 	})
 }
 
-// drainRTCP reads the camera's RTCP (sender reports) into a heap buffer
-// and discards it: control data, never the allocator's.
+// drainRTCP reads the camera's RTCP into a heap buffer (control data,
+// never the allocator's). Sender reports are copied to reports for the
+// session's goroutine, which owns the Ingest; when it is full they are
+// dropped (the next comes within seconds).
 func (p *udpPair) drainRTCP(wg *sync.WaitGroup) {
 	defer wg.Done()
 	buf := make([]byte, RTCPBufferSize)
 	for {
-		if _, _, err := p.rtcp.ReadFromUDPAddrPort(buf); err != nil {
+		n, _, err := p.rtcp.ReadFromUDPAddrPort(buf)
+		if err != nil {
 			return
+		}
+		if n < 8 || buf[1] != 200 {
+			continue
+		}
+		select {
+		case p.reports <- append([]byte(nil), buf[:n]...):
+		default:
 		}
 	}
 }

@@ -107,3 +107,30 @@ func (a *Assembler) Emit(emit func(*AccessUnit) error) error {
 	a.Drop()
 	return err
 }
+
+// AddUnitPieces takes ownership of pieces (consecutive ranges of one
+// packet, see Parts.Sub) as a new unit. Empty pieces are skipped; with no
+// bytes at all nothing is added.
+func (a *Assembler) AddUnitPieces(pieces [][]byte) {
+	started := false
+	for _, b := range pieces {
+		if len(b) == 0 {
+			continue
+		}
+		if !started {
+			a.AddUnit(b)
+			started = true
+			continue
+		}
+		a.au.Units[len(a.au.Units)-1].Len += len(b)
+		a.push(b)
+	}
+}
+
+// ExtendUnitPieces takes ownership of pieces as the continuation of the
+// last unit (see ExtendUnit).
+func (a *Assembler) ExtendUnitPieces(pieces [][]byte) {
+	for _, b := range pieces {
+		a.ExtendUnit(b)
+	}
+}

@@ -9,7 +9,9 @@
 // Malloc'd from, or taken by a bufreader of, the connection's allocator),
 // keep the payload bytes as the ranges of the access units they build, and
 // free every other byte (RTP headers, padding, FU and aggregation headers)
-// with pool.Free at once. No payload byte is copied.
+// with pool.Free at once. No payload byte is copied, not even when a
+// packet arrives in two ranges (one read over TCP interleaved that
+// straddles two reader blocks): see Parts and Depacketizer.PushParts.
 package rtp
 
 import (
@@ -127,6 +129,12 @@ type Depacketizer interface {
 	// next keyframe. A malformed packet is freed, counted and reported as an
 	// error wrapping ErrMalformed; the depacketizer stays usable.
 	Push(pkt []byte, emit func(*AccessUnit) error) error
+	// PushParts is Push for a packet held in several consecutive ranges
+	// (one straddling two reader blocks): it takes ownership of every
+	// range, never copies a payload byte, and keeps each payload piece as
+	// its own range of the access unit. The slice p is only read during
+	// the call.
+	PushParts(p Parts, emit func(*AccessUnit) error) error
 	// Stats: packets, access units, lost packets, dropped units, bytes freed
 	// as headers.
 	Stats() Stats

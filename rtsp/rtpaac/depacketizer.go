@@ -4,7 +4,6 @@
 package rtpaac
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -74,6 +73,10 @@ type Depacketizer struct {
 	emitted bool
 	prev    time.Duration
 	sizes   [MaxAUsPerPacket]int // AU sizes of the packet being split (its header section is freed first)
+
+	one    [1][]byte // Push's packet as Parts, without allocating
+	pieces [][]byte  // scratch for Parts.Sub
+	secBuf []byte    // an AU header section split across ranges, copied (control data)
 }
 
 var _ rtp.Depacketizer = (*Depacketizer)(nil)
@@ -110,14 +113,16 @@ func (d *Depacketizer) Close() {
 	d.frag = false
 }
 
-func (d *Depacketizer) free(b []byte) {
-	d.stats.HeaderBytes += int64(len(b))
-	pool.Free(d.alloc, b)
+func (d *Depacketizer) free(p rtp.Parts, i, j int) {
+	if j > i {
+		d.stats.HeaderBytes += int64(j - i)
+		p.Free(d.alloc, i, j)
+	}
 }
 
-func (d *Depacketizer) reject(pkt []byte, err error) error {
+func (d *Depacketizer) reject(p rtp.Parts, err error) error {
 	d.stats.Malformed++
-	pool.Free(d.alloc, pkt)
+	p.FreeAll(d.alloc)
 	return fmt.Errorf("rtpaac: %w", err)
 }
 
@@ -167,31 +172,48 @@ func (d *Depacketizer) auHeaders(sec []byte, bits int, fn func(i, size int)) (n 
 
 // Push takes ownership of pkt (see rtp.Depacketizer).
 func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error {
+	d.one[0] = pkt
+	err := d.PushParts(d.one[:], emit)
+	d.one[0] = nil
+	return err
+}
+
+// PushParts takes ownership of a packet held in consecutive ranges (see
+// rtp.Depacketizer): an AU split across them is kept as one range per
+// piece. An AU header section split across them is read from a copy in
+// the depacketizer's scratch (control data, counted in CopiedBytes).
+func (d *Depacketizer) PushParts(p rtp.Parts, emit func(*rtp.AccessUnit) error) error {
 	d.stats.Packets++
-	h, payload, hdrLen, err := rtp.Parse(pkt)
+	h, hdrLen, end, err := rtp.ParseParts(p)
 	if err != nil {
-		return d.reject(pkt, err)
+		return d.reject(p, err)
 	}
 	switch r, _ := d.seq.Update(h.SequenceNumber); r {
 	case rtp.SeqLate, rtp.SeqDuplicate:
 		d.stats.Late++
-		pool.Free(d.alloc, pkt)
+		p.FreeAll(d.alloc)
 		return nil
 	case rtp.SeqGap, rtp.SeqReset:
 		d.dropFrag()
 	}
 	base := d.clock.Duration(h.Timestamp) // every packet, so the first one is time 0
-	if len(payload) < 2 {
+	if end-hdrLen < 2 {
 		d.dropFrag()
-		return d.reject(pkt, fmt.Errorf("payload of %d bytes: %w", len(payload), rtp.ErrMalformed))
+		return d.reject(p, fmt.Errorf("payload of %d bytes: %w", end-hdrLen, rtp.ErrMalformed))
 	}
-	bits := int(binary.BigEndian.Uint16(payload))
+	bits := int(p.Uint16(hdrLen))
 	secLen := (bits + 7) / 8
-	if 2+secLen > len(payload) {
+	dataOff := hdrLen + 2 + secLen
+	if dataOff > end {
 		d.dropFrag()
-		return d.reject(pkt, fmt.Errorf("AU header section of %d bits in %d bytes: %w", bits, len(payload)-2, rtp.ErrMalformed))
+		return d.reject(p, fmt.Errorf("AU header section of %d bits in %d bytes: %w", bits, end-hdrLen-2, rtp.ErrMalformed))
 	}
-	sec, data := payload[2:2+secLen], payload[2+secLen:]
+	sec, copied := p.Bytes(d.secBuf, hdrLen+2, dataOff)
+	if copied > 0 {
+		d.secBuf = sec[:0]
+		d.stats.CopiedBytes += int64(copied)
+	}
+	dataLen := end - dataOff
 	total, first := 0, -1
 	n, err := d.auHeaders(sec, bits, func(i, size int) {
 		d.sizes[i] = size
@@ -203,47 +225,51 @@ func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error 
 	if err == nil && n == 0 {
 		err = fmt.Errorf("no AU header: %w", rtp.ErrMalformed)
 	}
-	if err == nil && n > 1 && total > len(data) {
-		err = fmt.Errorf("AUs of %d bytes with %d bytes of data: %w", total, len(data), rtp.ErrMalformed)
+	if err == nil && n > 1 && total > dataLen {
+		err = fmt.Errorf("AUs of %d bytes with %d bytes of data: %w", total, dataLen, rtp.ErrMalformed)
 	}
 	if err != nil {
 		d.dropFrag()
-		return d.reject(pkt, err)
+		return d.reject(p, err)
 	}
-	tail := pkt[hdrLen+2+secLen+min(total, len(data)):] // unused data and padding
+	tail := dataOff + min(total, dataLen) // unused data and padding from here
 	if d.frag && (n != 1 || h.Timestamp != d.fragTS || first != d.fragSize) {
 		d.dropFrag() // the rest of that AU never came
 	}
-	if n == 1 && (d.frag || first > len(data)) { // a fragment
+	if n == 1 && (d.frag || first > dataLen) { // a fragment
 		if !d.frag {
 			d.frag, d.fragTS, d.fragSize = true, h.Timestamp, first
 		}
-		if d.asm.Size()+len(data) > d.fragSize {
+		if d.asm.Size()+dataLen > d.fragSize {
 			d.dropFrag()
-			return d.reject(pkt, fmt.Errorf("fragments exceed the AU size %d: %w", first, rtp.ErrMalformed))
+			return d.reject(p, fmt.Errorf("fragments exceed the AU size %d: %w", first, rtp.ErrMalformed))
 		}
-		if err := d.asm.Check(len(data), 1, 1); err != nil {
+		if err := d.asm.Check(dataLen, p.Pieces(dataOff, end), 1); err != nil {
 			d.dropFrag()
-			return d.reject(pkt, err)
+			return d.reject(p, err)
 		}
-		d.free(pkt[:hdrLen+2+secLen])
-		d.free(tail)
-		d.asm.ExtendUnit(data)
+		d.free(p, 0, dataOff)
+		d.free(p, tail, p.Len())
+		d.pieces = p.Sub(d.pieces[:0], dataOff, end)
+		d.asm.ExtendUnitPieces(d.pieces)
+		clear(d.pieces)
 		if d.asm.Size() < d.fragSize {
 			return nil
 		}
 		d.frag = false
 		return d.emit(base, emit)
 	}
-	d.free(pkt[:hdrLen+2+secLen])
-	d.free(tail)
-	// sec is freed (and poisoned under zcdebug): the sizes come from d.sizes
-	off := 0
+	d.free(p, 0, dataOff)
+	d.free(p, tail, p.Len())
+	// sec may be freed (and poisoned under zcdebug): the sizes come from d.sizes
+	off := dataOff
 	for i, size := range d.sizes[:n] {
 		if err != nil { // emit failed: free the rest
-			pool.Free(d.alloc, data[off:off+size])
+			p.Free(d.alloc, off, off+size)
 		} else {
-			d.asm.AddUnit(data[off : off+size])
+			d.pieces = p.Sub(d.pieces[:0], off, off+size)
+			d.asm.AddUnitPieces(d.pieces)
+			clear(d.pieces)
 			pts := base
 			if i > 0 {
 				pts = d.clock.Peek(h.Timestamp + uint32(i*d.spa))

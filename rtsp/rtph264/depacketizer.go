@@ -3,7 +3,6 @@
 package rtph264
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/langhuihui/gomem"
@@ -107,6 +106,9 @@ type Depacketizer struct {
 
 	depthFixed bool   // WithReorderDepth: ignore SPSs
 	sps        []byte // the last in-band SPS parsed (control copy)
+
+	one    [1][]byte // Push's packet as Parts, without allocating
+	pieces [][]byte  // scratch for Parts.Sub
 }
 
 var _ rtp.Depacketizer = (*Depacketizer)(nil)
@@ -143,14 +145,16 @@ func (d *Depacketizer) Close() {
 	d.has, d.inFU = false, false
 }
 
-func (d *Depacketizer) free(b []byte) {
-	d.stats.HeaderBytes += int64(len(b))
-	pool.Free(d.alloc, b)
+func (d *Depacketizer) free(p rtp.Parts, i, j int) {
+	if j > i {
+		d.stats.HeaderBytes += int64(j - i)
+		p.Free(d.alloc, i, j)
+	}
 }
 
-func (d *Depacketizer) reject(pkt []byte, err error) error {
+func (d *Depacketizer) reject(p rtp.Parts, err error) error {
 	d.stats.Malformed++
-	pool.Free(d.alloc, pkt)
+	p.FreeAll(d.alloc)
 	return fmt.Errorf("rtph264: %w", err)
 }
 
@@ -170,18 +174,29 @@ func (d *Depacketizer) fail(ts uint32) {
 
 // Push takes ownership of pkt (see rtp.Depacketizer).
 func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error {
+	d.one[0] = pkt
+	err := d.PushParts(d.one[:], emit)
+	d.one[0] = nil
+	return err
+}
+
+// PushParts takes ownership of a packet held in consecutive ranges (see
+// rtp.Depacketizer): a NAL unit split across them is kept as one range
+// per piece, and an FU-A's NAL header is rebuilt in whichever range holds
+// the FU header byte.
+func (d *Depacketizer) PushParts(p rtp.Parts, emit func(*rtp.AccessUnit) error) error {
 	d.stats.Packets++
-	h, payload, hdrLen, err := rtp.Parse(pkt)
+	h, hdrLen, end, err := rtp.ParseParts(p)
 	if err != nil {
-		return d.reject(pkt, err)
+		return d.reject(p, err)
 	}
-	if len(payload) == 0 {
-		return d.reject(pkt, fmt.Errorf("empty payload: %w", rtp.ErrMalformed))
+	if end == hdrLen {
+		return d.reject(p, fmt.Errorf("empty payload: %w", rtp.ErrMalformed))
 	}
 	switch r, _ := d.seq.Update(h.SequenceNumber); r {
 	case rtp.SeqLate, rtp.SeqDuplicate:
 		d.stats.Late++
-		pool.Free(d.alloc, pkt)
+		p.FreeAll(d.alloc)
 		return nil
 	case rtp.SeqGap, rtp.SeqReset:
 		d.fail(h.Timestamp)
@@ -189,7 +204,7 @@ func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error 
 	if d.tainted {
 		if h.Timestamp == d.taintTS {
 			d.tainted = !h.Marker
-			pool.Free(d.alloc, pkt)
+			p.FreeAll(d.alloc)
 			return nil
 		}
 		d.tainted = false
@@ -197,7 +212,7 @@ func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error 
 	if d.has && h.Timestamp != d.ts {
 		// the sender omitted the marker: the timestamp change ends the unit
 		if err := d.flush(emit); err != nil {
-			pool.Free(d.alloc, pkt)
+			p.FreeAll(d.alloc)
 			return err
 		}
 	}
@@ -205,33 +220,35 @@ func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error 
 		d.has, d.ts = true, h.Timestamp
 		d.clock.Duration(h.Timestamp) // unwrap every unit, emitted or not
 	}
-	tail := pkt[hdrLen+len(payload):] // padding
-	switch typ := payload[0] & 0x1f; {
+	n := p.Len()
+	switch typ := p.At(hdrLen) & 0x1f; {
 	case typ >= 1 && typ <= 23:
 		if d.inFU {
 			d.fail(h.Timestamp)
-			pool.Free(d.alloc, pkt)
+			p.FreeAll(d.alloc)
 			return nil
 		}
-		if err := d.asm.Check(len(payload), 1, 1); err != nil {
+		if err := d.asm.Check(end-hdrLen, p.Pieces(hdrLen, end), 1); err != nil {
 			d.fail(h.Timestamp)
-			return d.reject(pkt, err)
+			return d.reject(p, err)
 		}
-		d.free(pkt[:hdrLen])
-		d.free(tail)
-		d.asm.AddUnit(payload)
+		d.free(p, 0, hdrLen)
+		d.free(p, end, n)
+		d.pieces = p.Sub(d.pieces[:0], hdrLen, end)
+		d.asm.AddUnitPieces(d.pieces)
 	case typ == typeSTAPA:
-		if err := d.stapA(pkt, payload, hdrLen, tail, h.Timestamp); err != nil {
+		if err := d.stapA(p, hdrLen, end, h.Timestamp); err != nil {
 			return err
 		}
 	case typ == typeFUA:
-		if err := d.fuA(pkt, payload, hdrLen, tail, h.Timestamp); err != nil {
+		if err := d.fuA(p, hdrLen, end, h.Timestamp); err != nil {
 			return err
 		}
 	default: // 0, 30, 31 reserved; STAP-B, MTAP16, MTAP24 and FU-B belong to the interleaved mode
 		d.fail(h.Timestamp)
-		return d.reject(pkt, fmt.Errorf("unsupported NAL unit type %d: %w", typ, rtp.ErrMalformed))
+		return d.reject(p, fmt.Errorf("unsupported NAL unit type %d: %w", typ, rtp.ErrMalformed))
 	}
+	clear(d.pieces)
 	if h.Marker && d.has {
 		if d.inFU { // the unit ended inside a NAL
 			d.fail(h.Timestamp)
@@ -243,82 +260,88 @@ func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error 
 	return nil
 }
 
-func (d *Depacketizer) stapA(pkt, payload []byte, hdrLen int, tail []byte, ts uint32) error {
+// stapA takes the NAL units of a STAP-A whose payload is [hdrLen, end).
+func (d *Depacketizer) stapA(p rtp.Parts, hdrLen, end int, ts uint32) error {
 	if d.inFU {
 		d.fail(ts)
-		pool.Free(d.alloc, pkt)
+		p.FreeAll(d.alloc)
 		return nil
 	}
 	// validate the whole packet before taking anything from it
-	n, size := 0, 0
-	for p := 1; p < len(payload); {
-		if p+2 > len(payload) {
+	n, size, ranges := 0, 0, 0
+	for q := hdrLen + 1; q < end; {
+		if q+2 > end {
 			d.fail(ts)
-			return d.reject(pkt, fmt.Errorf("STAP-A size field cut short: %w", rtp.ErrMalformed))
+			return d.reject(p, fmt.Errorf("STAP-A size field cut short: %w", rtp.ErrMalformed))
 		}
-		l := int(binary.BigEndian.Uint16(payload[p:]))
-		if l == 0 || p+2+l > len(payload) {
+		l := int(p.Uint16(q))
+		if l == 0 || q+2+l > end {
 			d.fail(ts)
-			return d.reject(pkt, fmt.Errorf("STAP-A NAL of %d bytes with %d left: %w", l, len(payload)-p-2, rtp.ErrMalformed))
+			return d.reject(p, fmt.Errorf("STAP-A NAL of %d bytes with %d left: %w", l, end-q-2, rtp.ErrMalformed))
 		}
 		n++
 		size += l
-		p += 2 + l
+		ranges += p.Pieces(q+2, q+2+l)
+		q += 2 + l
 	}
 	if n == 0 {
 		d.fail(ts)
-		return d.reject(pkt, fmt.Errorf("empty STAP-A: %w", rtp.ErrMalformed))
+		return d.reject(p, fmt.Errorf("empty STAP-A: %w", rtp.ErrMalformed))
 	}
-	if err := d.asm.Check(size, n, n); err != nil {
+	if err := d.asm.Check(size, ranges, n); err != nil {
 		d.fail(ts)
-		return d.reject(pkt, err)
+		return d.reject(p, err)
 	}
-	d.free(pkt[:hdrLen+1])
-	d.free(tail)
-	for p := 1; p < len(payload); {
-		l := int(binary.BigEndian.Uint16(payload[p:]))
-		d.free(payload[p : p+2])
-		d.asm.AddUnit(payload[p+2 : p+2+l])
-		p += 2 + l
+	d.free(p, 0, hdrLen+1)
+	d.free(p, end, p.Len())
+	for q := hdrLen + 1; q < end; {
+		l := int(p.Uint16(q))
+		d.free(p, q, q+2)
+		d.pieces = p.Sub(d.pieces[:0], q+2, q+2+l)
+		d.asm.AddUnitPieces(d.pieces)
+		q += 2 + l
 	}
 	return nil
 }
 
-func (d *Depacketizer) fuA(pkt, payload []byte, hdrLen int, tail []byte, ts uint32) error {
-	if len(payload) < 3 {
+// fuA takes one FU-A fragment whose payload is [hdrLen, end).
+func (d *Depacketizer) fuA(p rtp.Parts, hdrLen, end int, ts uint32) error {
+	if end-hdrLen < 3 {
 		d.fail(ts)
-		return d.reject(pkt, fmt.Errorf("FU-A of %d bytes: %w", len(payload), rtp.ErrMalformed))
+		return d.reject(p, fmt.Errorf("FU-A of %d bytes: %w", end-hdrLen, rtp.ErrMalformed))
 	}
-	ind, fu := payload[0], payload[1]
-	start, end := fu&0x80 != 0, fu&0x40 != 0
+	ind, fu := p.At(hdrLen), p.At(hdrLen+1)
+	start, last := fu&0x80 != 0, fu&0x40 != 0
 	switch {
 	case start:
 		if d.inFU { // the previous NAL never ended
 			d.fail(ts)
-			pool.Free(d.alloc, pkt)
+			p.FreeAll(d.alloc)
 			return nil
 		}
-		if err := d.asm.Check(len(payload)-1, 1, 1); err != nil {
+		if err := d.asm.Check(end-hdrLen-1, p.Pieces(hdrLen+1, end), 1); err != nil {
 			d.fail(ts)
-			return d.reject(pkt, err)
+			return d.reject(p, err)
 		}
-		payload[1] = ind&0xe0 | fu&0x1f // the NAL header, rebuilt in place
-		d.free(pkt[:hdrLen+1])
-		d.free(tail)
-		d.asm.AddUnit(payload[1:])
-		d.inFU = !end
+		p.Set(hdrLen+1, ind&0xe0|fu&0x1f) // the NAL header, rebuilt in place
+		d.free(p, 0, hdrLen+1)
+		d.free(p, end, p.Len())
+		d.pieces = p.Sub(d.pieces[:0], hdrLen+1, end)
+		d.asm.AddUnitPieces(d.pieces)
+		d.inFU = !last
 	case !d.inFU: // a fragment (or an end) without its start
 		d.fail(ts)
-		pool.Free(d.alloc, pkt)
+		p.FreeAll(d.alloc)
 	default:
-		if err := d.asm.Check(len(payload)-2, 1, 0); err != nil {
+		if err := d.asm.Check(end-hdrLen-2, p.Pieces(hdrLen+2, end), 0); err != nil {
 			d.fail(ts)
-			return d.reject(pkt, err)
+			return d.reject(p, err)
 		}
-		d.free(pkt[:hdrLen+2])
-		d.free(tail)
-		d.asm.ExtendUnit(payload[2:])
-		d.inFU = !end
+		d.free(p, 0, hdrLen+2)
+		d.free(p, end, p.Len())
+		d.pieces = p.Sub(d.pieces[:0], hdrLen+2, end)
+		d.asm.ExtendUnitPieces(d.pieces)
+		d.inFU = !last
 	}
 	return nil
 }

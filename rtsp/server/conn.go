@@ -77,7 +77,8 @@ type conn struct {
 	stopKick func() bool
 	player   *player
 	pins     [][]byte
-	copied   int64 // straddling RTP packets made contiguous (counted copies)
+	copied   int64  // straddling RTCP packets made contiguous (counted copies)
+	rtcpBuf  []byte // a straddling RTCP packet made contiguous
 	stats    Stats
 	reporter host.IngestReporter
 	leak     bool
@@ -170,24 +171,38 @@ func (c *conn) interleaved() error {
 	if track < 0 {
 		return fmt.Errorf("%w: channel %d (%d bytes)", ErrChannelNotSetup, ch, n)
 	}
-	if rtcp || c.st != stateRecording || c.ingest == nil || n == 0 {
-		return nil // RTCP from players and publishers carries nothing we act on over TCP
-	}
-	pkt := c.pkt.Buffers[0]
-	if len(c.pkt.Buffers) > 1 {
-		// The packet straddles two of the reader's blocks; a depacketizer
-		// needs it contiguous. One counted copy (see Stats.BytesCopied).
-		pkt = pool.Malloc(c.alloc, n)
-		off := 0
-		for _, b := range c.pkt.Buffers {
-			off += copy(pkt[off:], b)
+	if c.st == statePlaying && rtcp && n >= 8 && c.pkt.Buffers[0][0]>>6 == 2 {
+		// A player's RTCP: receiver reports are only counted (nothing
+		// is retransmitted or adapted). Read in place.
+		if t := c.pkt.Buffers[0][1]; t == 201 || t == 200 {
+			c.stats.ReceiverReportsIn++
 		}
-		c.copied += int64(n)
-		pool.FreeMemory(c.alloc, &c.pkt)
-	} else {
-		pool.ResetMemory(&c.pkt)
 	}
-	if err := c.ingest.WriteRTP(track, pkt); err != nil {
+	if c.st != stateRecording || c.ingest == nil || n == 0 {
+		return nil
+	}
+	if rtcp {
+		// A publisher's sender reports align its tracks. Control data:
+		// read in place, or made contiguous in a scratch (counted) when
+		// it straddles two blocks; freed by the deferred FreeMemory.
+		b := c.pkt.Buffers[0]
+		if len(c.pkt.Buffers) > 1 {
+			c.rtcpBuf = c.rtcpBuf[:0]
+			for _, p := range c.pkt.Buffers {
+				c.rtcpBuf = append(c.rtcpBuf, p...)
+			}
+			c.copied += int64(n)
+			b = c.rtcpBuf
+		}
+		c.ingest.WriteRTCP(track, b)
+		return nil
+	}
+	// The packet's ranges move to the depacketizer as they lie in the
+	// reader's blocks, two when it straddles a block boundary: no byte is
+	// copied (rtp.Parts).
+	err = c.ingest.WriteRTPParts(track, c.pkt.Buffers)
+	pool.ResetMemory(&c.pkt)
+	if err != nil {
 		return fmt.Errorf("rtsp record %s: %w", c.path, err)
 	}
 	c.reportIngest()
@@ -355,11 +370,31 @@ func (c *conn) describe(req *base.Request, cseq string) error {
 	// subscriber joining right after the publish waits for the first
 	// frame to be sure.
 	v, a, _ := sub.Configs()
-	if v.Codec == 0 && a.Codec == 0 {
+	if v.Codec == 0 || a.Codec == 0 {
+		// A publisher that learns a configuration in band (SRT's ADTS,
+		// an RTSP publisher without sprop) may not have it yet: read a
+		// little of the stream, until both are known, an audio frame
+		// came (its configuration is then as known as it gets), or
+		// DescribeAudioSpan of video passed without audio (video only).
 		ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.SetupTimeout/2)
-		if f, err := sub.Next(ctx); err == nil {
+		first := time.Duration(-1)
+		for {
+			f, err := sub.Next(ctx)
+			if err != nil {
+				break
+			}
+			kind, dts := f.Kind, f.DTS
 			f.Release()
 			v, a, _ = sub.Configs()
+			if (v.Codec != 0 && a.Codec != 0) || kind == host.Audio {
+				break
+			}
+			if first < 0 {
+				first = dts
+			}
+			if v.Codec != 0 && dts-first >= DescribeAudioSpan {
+				break
+			}
 		}
 		cancel()
 	}

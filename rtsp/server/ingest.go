@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/langhuihui/gomem"
 
@@ -28,13 +29,21 @@ type Ingest struct {
 	video  int64
 	audio  int64
 	rtcp   []byte // receiver report scratch
+	rtcpIn rtp.RTCPPacket
+	one    [1][]byte // WriteRTP's packet as Parts, without allocating
+	// aligned: every served track's clock was anchored by a sender report
+	// and shift holds what is added to each track's times to put all of
+	// them on one timeline (see WriteRTCP).
+	aligned bool
+	anchors bool // a sender report arrived: align once every track started
 }
 
 type ingestTrack struct {
 	Track
-	dep  rtp.Depacketizer
-	emit func(*rtp.AccessUnit) error
-	rx   rxStats
+	dep   rtp.Depacketizer
+	emit  func(*rtp.AccessUnit) error
+	rx    rxStats
+	shift time.Duration // A/V alignment, fixed once learned
 }
 
 // IngestStats are an Ingest's counters.
@@ -85,22 +94,124 @@ func NewIngest(alloc *pool.Allocator, pub host.Publisher, tracks []Track) (*Inge
 // (or taken by a bufreader of) the Ingest's allocator. A malformed packet
 // is counted and skipped; an error ends the publish.
 func (in *Ingest) WriteRTP(i int, pkt []byte) error {
+	in.one[0] = pkt
+	err := in.WriteRTPParts(i, in.one[:])
+	in.one[0] = nil
+	return err
+}
+
+// WriteRTPParts is WriteRTP for a packet held in consecutive ranges (one
+// that straddles two bufreader blocks, taken as is): it takes ownership
+// of every range; the slice p is only read during the call. No byte is
+// copied: the depacketizers read headers in place and keep each payload
+// piece as its own range.
+func (in *Ingest) WriteRTPParts(i int, p rtp.Parts) error {
 	if i < 0 || i >= len(in.tracks) || in.tracks[i].dep == nil {
-		pool.Free(in.alloc, pkt)
+		p.FreeAll(in.alloc)
 		return nil
 	}
 	t := &in.tracks[i]
-	if h, _, _, err := rtp.Parse(pkt); err == nil {
-		t.rx.update(h)
+	if p.Len() >= rtp.HeaderSize && p.At(0)>>6 == 2 {
+		t.rx.update(p.Uint16(2), p.Uint32(8))
 	}
-	err := t.dep.Push(pkt, t.emit)
+	err := t.dep.PushParts(p, t.emit)
 	if err != nil && errors.Is(err, rtp.ErrMalformed) {
 		return nil // counted by the depacketizer
 	}
 	return err
 }
 
+// WriteRTCP reads one RTCP datagram (or interleaved frame) that arrived
+// for track i (-1 when unknown), control data the caller keeps (it is
+// neither retained nor freed here). Each sender report anchors the clock
+// of the track whose RTP SSRC it names (else track i) to the sender's wall
+// clock; once every served track is anchored, the tracks are put on one
+// timeline: the track whose first packet is earliest on that clock keeps
+// its times, the others are shifted forward by how much later their first
+// packet was. The shift is fixed when first learned (senders report with
+// their first packets), so times never step backward; drift after that is
+// not followed. Malformed RTCP is ignored.
+func (in *Ingest) WriteRTCP(i int, pkt []byte) {
+	_ = rtp.ParseRTCP(pkt, &in.rtcpIn, func(p *rtp.RTCPPacket) error {
+		if p.Type != rtp.RTCPSenderReport {
+			return nil
+		}
+		k := i
+		for j := range in.tracks {
+			if r := &in.tracks[j].rx; r.started && r.ssrc == p.SSRC {
+				k = j
+			}
+		}
+		if k < 0 || k >= len(in.tracks) || in.tracks[k].dep == nil {
+			return nil
+		}
+		if ck, ok := in.tracks[k].dep.(clocked); ok {
+			ck.Clock().Anchor(p.Sender.NTPTime, p.Sender.RTPTime)
+			in.anchors = true
+		}
+		return nil
+	})
+	in.align()
+}
+
+// alignPending aligns before a unit is emitted: a report that came before
+// a track's first packet anchors its clock only when that packet arrives.
+func (in *Ingest) alignPending() {
+	if in.anchors && !in.aligned {
+		in.align()
+	}
+}
+
+// align computes the tracks' shifts once every served track is anchored.
+func (in *Ingest) align() {
+	if in.aligned {
+		return
+	}
+	var starts [MaxTracks]time.Duration
+	var earliest time.Duration
+	n := 0
+	for k := range in.tracks {
+		t := &in.tracks[k]
+		if t.dep == nil {
+			continue
+		}
+		ck, ok := t.dep.(clocked)
+		if !ok {
+			return
+		}
+		start, ok := ck.Clock().Start()
+		if !ok {
+			return
+		}
+		starts[k] = start
+		if n == 0 || start < earliest {
+			earliest = start
+		}
+		n++
+	}
+	if n < 2 {
+		return // nothing to align
+	}
+	for k := range in.tracks {
+		if in.tracks[k].dep != nil {
+			in.tracks[k].shift = starts[k] - earliest
+		}
+	}
+	in.aligned = true
+}
+
+// Aligned reports whether sender reports put the tracks on one timeline,
+// and the shift of each track.
+func (in *Ingest) Aligned() (bool, []time.Duration) {
+	shifts := make([]time.Duration, len(in.tracks))
+	for k := range in.tracks {
+		shifts[k] = in.tracks[k].shift
+	}
+	return in.aligned, shifts
+}
+
 func (in *Ingest) emitVideo(t *ingestTrack, au *rtp.AccessUnit) error {
+	in.alignPending()
 	if err := in.inBandConfig(t, au); err != nil {
 		return err
 	}
@@ -108,17 +219,18 @@ func (in *Ingest) emitVideo(t *ingestTrack, au *rtp.AccessUnit) error {
 	host.MovePayload(f, &au.Payload)
 	f.Units = append(f.Units[:0], au.Units...)
 	f.Kind, f.Codec, f.Format = host.Video, t.Codec, host.FormatUnits
-	f.PTS, f.DTS, f.Keyframe = au.PTS, au.DTS, au.Keyframe
+	f.PTS, f.DTS, f.Keyframe = au.PTS+t.shift, au.DTS+t.shift, au.Keyframe
 	in.video++
 	return in.w.NextVideo()
 }
 
 func (in *Ingest) emitAudio(t *ingestTrack, au *rtp.AccessUnit) error {
+	in.alignPending()
 	f := in.w.Frame()
 	host.MovePayload(f, &au.Payload)
 	f.Units = append(f.Units[:0], au.Units...)
 	f.Kind, f.Codec, f.Format = host.Audio, t.Codec, host.FormatUnits
-	f.PTS, f.DTS, f.Keyframe = au.PTS, au.DTS, true
+	f.PTS, f.DTS, f.Keyframe = au.PTS+t.shift, au.DTS+t.shift, true
 	in.audio++
 	return in.w.NextAudio()
 }

@@ -47,6 +47,12 @@ const (
 	// PLAY: a peer that trickles requests does not hold a connection.
 	DefaultSetupTimeout = 10 * time.Second
 
+	// DescribeAudioSpan is how much video a DESCRIBE reads, looking for
+	// an audio track whose configuration the publisher has not announced
+	// yet, before describing the stream as video only. It bounds the
+	// frames a DESCRIBE reads (and, with SetupTimeout/2, its wait).
+	DescribeAudioSpan = 500 * time.Millisecond
+
 	// DefaultAuthTimeout bounds one Authorizer call.
 	DefaultAuthTimeout = 5 * time.Second
 
@@ -57,7 +63,7 @@ const (
 
 	// DefaultAllocatorSize is what a TCP publisher's allocator grows to:
 	// its reader's blocks plus the frames its stream's ring holds.
-	DefaultAllocatorSize = 4 << 20
+	DefaultAllocatorSize = 8 << 20
 
 	// UDPAllocatorSize is the shared UDP reader's arena: it holds the
 	// frames of every UDP publisher's ring, so it is large; pages are
@@ -75,6 +81,13 @@ const (
 	// UDPIdleTick is how often the UDP goroutine wakes with no traffic to
 	// reclaim frames released by readers and run pending commands.
 	UDPIdleTick = 100 * time.Millisecond
+
+	// MaxSenderReportsPerSecond bounds the RTCP sender reports the shared
+	// RTCP socket hands to the UDP goroutine (each is a copy and a queued
+	// command): a flood of SR-shaped datagrams is dropped instead of
+	// crowding out the connections' commands. Real publishers send one
+	// per track every few seconds.
+	MaxSenderReportsPerSecond = 1000
 
 	// UDPCommandQueue bounds the commands queued to the UDP goroutine.
 	UDPCommandQueue = 256

@@ -34,11 +34,20 @@ type player struct {
 	udpCopied    int64
 	lastSR       time.Time
 	rtcp         []byte
+	// The sender reports' wall clock is the stream's own: the first frame
+	// sent is at t0 with presentation time pts0, and a frame of PTS p at
+	// t0+(p-pts0), for every track alike, so receivers line the tracks
+	// up exactly as the publisher's timestamps do.
+	t0    time.Time
+	pts0  time.Duration
+	begun bool
 }
 
 type packetCount struct {
 	packets, octets uint32
 	lastTS          uint32
+	lastPTS         time.Duration // the PTS of the frame lastTS belongs to
+	reported        bool          // a sender report went out for the track
 }
 
 func (c *conn) play(req *base.Request, cseq string) error {
@@ -154,6 +163,16 @@ func (p *player) loop(ctx context.Context) error {
 			continue
 		}
 		started = true
+		if !p.begun {
+			p.begun, p.t0, p.pts0 = true, time.Now(), f.PTS
+		}
+		p.sent[i].lastPTS = f.PTS
+		if ts, ok := p.pk[i].(interface{ Timestamp(time.Duration) uint32 }); ok && !p.sent[i].reported {
+			// A track's first report goes out just before its first
+			// frame, so a receiver aligns the tracks from the start.
+			p.sent[i].lastTS = ts.Timestamp(f.PTS)
+			p.senderReport(i)
+		}
 		err = p.pk[i].Packetize(f, func(pieces [][]byte) error { return p.send(i, f, pieces) })
 		f.Release()
 		if err != nil {
@@ -205,25 +224,31 @@ func (p *player) sendUDP(to *net.UDPAddr, pieces [][]byte, n int) error {
 	return p.c.s.udp.writeRTP(pkt, to)
 }
 
-// senderReports sends an SR per track so players can map RTP time to
-// wall-clock time (and align audio with video).
+// senderReports sends an SR per track that has sent packets so players
+// can map RTP time to wall-clock time (and align audio with video).
 func (p *player) senderReports() {
-	c := p.c
-	now := rtp.NTPTime(time.Now())
 	for i, pk := range p.pk {
-		if pk == nil || p.sent[i].packets == 0 {
-			continue
+		if pk != nil && p.sent[i].packets > 0 {
+			p.senderReport(i)
 		}
-		sc := p.sent[i]
-		p.rtcp = rtp.AppendSenderReport(p.rtcp[:0], c.setup[i].ssrc, rtp.SenderInfo{NTPTime: now, RTPTime: sc.lastTS, PacketCount: sc.packets, OctetCount: sc.octets}, nil)
-		p.rtcp = rtp.AppendSourceDesc(p.rtcp, c.setup[i].ssrc, "zerocopy")
-		if c.udpMode {
-			_ = c.s.udp.writeRTCP(p.rtcp, c.setup[i].clientRTCP)
-			continue
-		}
-		p.hdr = base.AppendInterleavedHeader(p.hdr[:0], uint8(c.setup[i].channel+1), len(p.rtcp))
-		_ = c.writeInterleaved(p.hdr, [][]byte{p.rtcp})
 	}
+}
+
+// senderReport sends track i's SR: the RTP timestamp of its last frame and
+// that frame's time on the stream clock (see player.t0).
+func (p *player) senderReport(i int) {
+	c := p.c
+	sc := &p.sent[i]
+	sc.reported = true
+	ntp := rtp.NTPTime(p.t0.Add(sc.lastPTS - p.pts0))
+	p.rtcp = rtp.AppendSenderReport(p.rtcp[:0], c.setup[i].ssrc, rtp.SenderInfo{NTPTime: ntp, RTPTime: sc.lastTS, PacketCount: sc.packets, OctetCount: sc.octets}, nil)
+	p.rtcp = rtp.AppendSourceDesc(p.rtcp, c.setup[i].ssrc, "zerocopy")
+	if c.udpMode {
+		_ = c.s.udp.writeRTCP(p.rtcp, c.setup[i].clientRTCP)
+		return
+	}
+	p.hdr = base.AppendInterleavedHeader(p.hdr[:0], uint8(c.setup[i].channel+1), len(p.rtcp))
+	_ = c.writeInterleaved(p.hdr, [][]byte{p.rtcp})
 }
 
 // writeInterleaved writes hdr and pieces with one writev under the writer

@@ -17,16 +17,16 @@ type rxStats struct {
 	expectedPrior, receivedPrior uint32
 }
 
-func (r *rxStats) update(h rtp.Header) {
+func (r *rxStats) update(seq uint16, ssrc uint32) {
 	if !r.started {
-		r.started, r.ssrc, r.baseSeq, r.maxSeq = true, h.SSRC, h.SequenceNumber, h.SequenceNumber
+		r.started, r.ssrc, r.baseSeq, r.maxSeq = true, ssrc, seq, seq
 	}
 	r.received++
-	if d := h.SequenceNumber - r.maxSeq; d != 0 && d < 0x8000 {
-		if h.SequenceNumber < r.maxSeq {
+	if d := seq - r.maxSeq; d != 0 && d < 0x8000 {
+		if seq < r.maxSeq {
 			r.cycles += 1 << 16
 		}
-		r.maxSeq = h.SequenceNumber
+		r.maxSeq = seq
 	}
 }
 
@@ -44,9 +44,12 @@ func (r *rxStats) report() rtp.ReceptionReport {
 	return rtp.ReceptionReport{SSRC: r.ssrc, FractionLost: frac, CumulativeLost: lost, ExtendedMax: ext}
 }
 
-// receiverReports appends one RR per track that has received packets,
-// calling send with each finished compound packet.
-func (in *Ingest) receiverReports(ssrc uint32, send func(track int, pkt []byte)) {
+// ReceiverReports builds one RTCP receiver report (with an SDES CNAME) per
+// track that has received packets, sender ssrc, and calls send with each:
+// a publisher's or camera's session sends them every
+// ReceiverReportInterval. pkt is the Ingest's scratch: the bytes stop being
+// valid when send returns.
+func (in *Ingest) ReceiverReports(ssrc uint32, send func(track int, pkt []byte)) {
 	for i := range in.tracks {
 		t := &in.tracks[i]
 		if !t.rx.started {
@@ -64,7 +67,7 @@ func (c *conn) sendReceiverReports() {
 	if c.ingest == nil {
 		return
 	}
-	c.ingest.receiverReports(c.setup[0].ssrc|1, func(track int, pkt []byte) {
+	c.ingest.ReceiverReports(c.setup[0].ssrc|1, func(track int, pkt []byte) {
 		hdr := base.AppendInterleavedHeader(nil, uint8(c.setup[track].channel+1), len(pkt))
 		_ = c.writeInterleaved(hdr, [][]byte{pkt})
 	})

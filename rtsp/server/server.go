@@ -9,16 +9,26 @@
 // small until RECORD (as RTMP is until publish). A TCP-interleaved
 // publisher's RTP packets are taken from the connection's bufreader as
 // owned ranges and pushed to the track's depacketizer on that goroutine;
-// its frames come back to it to be freed.
+// its frames come back to it to be freed. A packet that straddles two of
+// the reader's blocks is taken as two ranges (rtp.Parts) and depacketized
+// as they lie: no payload byte is ever copied, over TCP or UDP.
 //
 // UDP publishers are different: their datagrams arrive on the one RTP
 // socket shared by every session, read by one goroutine (see udp.go) into
 // blocks of that goroutine's own allocator. A range Malloc'd there may be
 // freed only there, so everything that owns UDP payload runs on the UDP
 // goroutine: the depacketizers, the publisher's frame writer, and the
-// publisher's Close (which waits for readers to hand frames back and frees
-// them). The TCP connection of a UDP publisher only queues commands to the
-// UDP goroutine (start, stop) and waits for their answer.
+// freeing of its frames when readers hand them back, including during its
+// close. The close's waiting (up to the host's close wait) does not
+// block that goroutine: it runs in non-blocking steps on its tick (see
+// udp.go). The TCP connection of a UDP publisher only queues commands to
+// the UDP goroutine (start, stop) and waits for their answer.
+//
+// RTCP: sender reports of a publisher (or a pulled camera) anchor each
+// track's clock, and once every track is anchored the tracks are put on
+// one timeline (Ingest.WriteRTCP); receiver reports go back to publishers
+// every ReceiverReportInterval, sender reports to players every
+// SenderReportInterval.
 //
 // Players run one goroutine per session that reads frames owned by their
 // publishers and never touches any allocator.
@@ -107,6 +117,9 @@ var (
 	ErrAuthFailed   = errors.New("rtsp: authorization could not be decided")
 	// ErrChannelNotSetup: an interleaved frame on a channel no SETUP gave.
 	ErrChannelNotSetup = errors.New("rtsp: interleaved frame on a channel that was never SETUP")
+	// ErrDONL: an H.265 SDP with sprop-max-don-diff > 0 (DONL fields in
+	// every payload), which is refused at ANNOUNCE.
+	ErrDONL = errors.New("rtsp: H.265 with DONL (sprop-max-don-diff > 0) is not supported")
 )
 
 // Stats describe a finished connection.
@@ -123,6 +136,8 @@ type Stats struct {
 	Dropped     int64 // access units dropped for loss or malformation
 	Malformed   int64
 	PlayDrops   int64 // frames a player skipped because it fell behind
-	AllocMalloc int64
-	AllocFree   int64
+	// ReceiverReportsIn counts the RTCP reports a TCP player sent.
+	ReceiverReportsIn int64
+	AllocMalloc       int64
+	AllocFree         int64
 }

@@ -28,6 +28,9 @@ type Track struct {
 	SizeLength, IndexLength, IndexDeltaLength int
 	// PacketizationMode is H.264's (0 or 1).
 	PacketizationMode int
+	// MaxDONDiff is H.265's sprop-max-don-diff (non-zero: DONL fields,
+	// refused by the depacketizer).
+	MaxDONDiff int
 }
 
 // TracksFromSDP resolves the medias of an announced (or described)
@@ -66,6 +69,15 @@ func TracksFromSDP(s *sdp.Session) ([]Track, error) {
 			t.Kind, t.Codec = host.Video, codec.H265
 			t.Video.Codec = codec.H265
 			t.Video.VPS, t.Video.SPS, t.Video.PPS, err = sdp.H265ParamSets(fmtp)
+			if err == nil {
+				t.MaxDONDiff, err = sdp.H265MaxDONDiff(fmtp)
+			}
+			if err == nil && t.MaxDONDiff != 0 {
+				// Every payload would carry a DONL field (RFC 7798 4.4)
+				// the depacketizer does not parse: refuse the session
+				// rather than misread payload.
+				err = fmt.Errorf("sprop-max-don-diff %d: %w", t.MaxDONDiff, ErrDONL)
+			}
 		case m.Type == "audio" && enc.Encoding == "MPEG4-GENERIC":
 			t.Kind, t.Codec = host.Audio, codec.AAC
 			t.Audio.Codec = codec.AAC

@@ -20,11 +20,20 @@ package server
 // wakes every UDPIdleTick even without traffic (a read deadline) to
 // reclaim for every session and run queued commands.
 //
-// Cost: a publisher's Close waits (bounded by the host's close wait) for
-// readers to return its frames; while it does, the UDP goroutine reads
-// nothing, so every UDP publisher stalls for that long when one ends.
-// The kernel's socket buffer absorbs the pause; a longer one loses
-// packets, which the depacketizers count.
+// Ending a UDP publish. A publisher's Close waits (up to the host's close
+// wait) for readers to hand its frames back, and frees them as they come:
+// the waiting must not happen on the UDP goroutine, which every other UDP
+// publisher depends on, while the freeing must. So when the publisher
+// offers a stepped close (BeginClose, as hub streams do), the UDP
+// goroutine begins it (cancel, unpublish: no waiting), keeps the steps in
+// its closing list and advances them on every tick (each Step reclaims
+// the frames given back so far and checks the clock, never blocking);
+// the stopping TCP connection waits for the last step's answer.
+// Every Free still happens on the UDP goroutine. A publisher without
+// BeginClose (the m7s adapter's) is closed with the blocking Close on the
+// UDP goroutine, which then stalls every UDP publisher for up to the
+// close wait; the kernel's socket buffer absorbs short pauses, longer
+// ones lose packets, which the depacketizers count.
 //
 // The RTCP socket is read by a second goroutine into a heap buffer
 // (control data); it only keeps sessions alive. Players' RTP goes out
@@ -58,7 +67,9 @@ type udpServer struct {
 
 	// UDP goroutine only:
 	byAddr   map[netip.AddrPort]udpRoute
+	byRTCP   map[netip.AddrPort]udpRoute // publishers' RTCP source addresses
 	sessions map[*udpSession]struct{}
+	closing  []*udpClosing
 	lastRR   time.Time
 	rtcpBuf  []byte
 
@@ -66,6 +77,19 @@ type udpServer struct {
 	Datagrams, Unknown, Truncated atomic.Int64
 	balanced                      atomic.Bool
 	inUse                         atomic.Int64
+}
+
+// stepCloser is a publisher whose Close can run in non-blocking steps on
+// its owning goroutine (hub.Stream.BeginClose).
+type stepCloser interface {
+	BeginClose(reason error) interface{ Step() (done, free bool) }
+}
+
+// udpClosing is a UDP publish being closed in steps; done gets whether
+// every frame came back.
+type udpClosing struct {
+	step interface{ Step() (done, free bool) }
+	done chan bool
 }
 
 type udpRoute struct {
@@ -78,6 +102,7 @@ type udpSession struct {
 	pub     host.Publisher
 	ingest  *Ingest
 	addrs   []netip.AddrPort
+	rtcpAt  []netip.AddrPort
 	last    atomic.Int64 // unix nanos of the last datagram
 	read    int64
 	rep     host.IngestReporter
@@ -99,7 +124,7 @@ func (s *Server) StartUDP(rtpConn, rtcpConn net.PacketConn) {
 	u := &udpServer{rtp: rtpConn, rtcp: rtcpConn, log: s.log,
 		alloc: pool.NewAllocator(UDPAllocatorSize),
 		cmds:  make(chan func(), UDPCommandQueue), quit: make(chan struct{}), done: make(chan struct{}), rtcpDone: make(chan struct{}),
-		byAddr: map[netip.AddrPort]udpRoute{}, sessions: map[*udpSession]struct{}{}}
+		byAddr: map[netip.AddrPort]udpRoute{}, byRTCP: map[netip.AddrPort]udpRoute{}, sessions: map[*udpSession]struct{}{}}
 	u.rtpUDP, _ = rtpConn.(*net.UDPConn)
 	s.udp = u
 	go u.readRTP()
@@ -195,6 +220,14 @@ func (u *udpServer) startPublish(c *conn, pub host.Publisher, tracks []Track) (*
 			if c.setup[i].done {
 				u.byAddr[us.addrs[k]] = udpRoute{us, i}
 				k++
+				if a := c.setup[i].clientRTCP; a != nil {
+					ap := a.AddrPort()
+					ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+					if _, taken := u.byRTCP[ap]; !taken {
+						u.byRTCP[ap] = udpRoute{us, i}
+						us.rtcpAt = append(us.rtcpAt, ap)
+					}
+				}
 			}
 		}
 		u.sessions[us] = struct{}{}
@@ -211,31 +244,82 @@ func (u *udpServer) startPublish(c *conn, pub host.Publisher, tracks []Track) (*
 	return us, nil
 }
 
-// stopPublish ends a UDP publish on the UDP goroutine and returns its
-// counters and whether every frame came back.
+// stopPublish ends a UDP publish and returns its counters and whether
+// every frame came back. The UDP goroutine only begins the close; this
+// (the session's TCP connection goroutine) waits for its end.
 func (u *udpServer) stopPublish(us *udpSession, reason error) (IngestStats, bool) {
 	var st IngestStats
+	var wait chan bool
 	free := false
-	if err := u.do(func() { st, free = u.end(us, reason) }); err != nil {
+	if err := u.do(func() { st, wait, free = u.end(us, reason) }); err != nil {
 		// The UDP goroutine is gone; it ended every session on its way out.
 		return st, true
+	}
+	if wait == nil {
+		return st, free
+	}
+	select {
+	case free = <-wait:
+	case <-u.done:
+		// shutdown finished every close before the goroutine ended
+		select {
+		case free = <-wait:
+		default:
+			free = true
+		}
 	}
 	return st, free
 }
 
-func (u *udpServer) end(us *udpSession, reason error) (IngestStats, bool) {
+// end stops routing the session's packets, frees what its depacketizers
+// hold and begins closing its publisher. With a stepped close it returns
+// the channel that reports the end; otherwise it closes the publisher at
+// once (blocking) and returns whether every frame came back.
+func (u *udpServer) end(us *udpSession, reason error) (IngestStats, chan bool, bool) {
 	if _, ok := u.sessions[us]; !ok {
-		return IngestStats{}, true
+		return IngestStats{}, nil, true
 	}
 	delete(u.sessions, us)
 	for _, a := range us.addrs {
 		delete(u.byAddr, a)
 	}
+	for _, a := range us.rtcpAt {
+		delete(u.byRTCP, a)
+	}
 	st := us.ingest.Stats()
 	us.ingest.Close()
 	u.report(us)
-	free := us.pub.Close(reason)
-	return st, free
+	sc, ok := us.pub.(stepCloser)
+	if !ok {
+		return st, nil, us.pub.Close(reason)
+	}
+	cl := &udpClosing{step: sc.BeginClose(reason), done: make(chan bool, 1)}
+	if !u.stepClose(cl) {
+		u.closing = append(u.closing, cl)
+	}
+	return st, cl.done, false
+}
+
+// stepClose advances one close; true when it is over (done has its result).
+func (u *udpServer) stepClose(cl *udpClosing) bool {
+	done, free := cl.step.Step()
+	if done {
+		cl.done <- free
+	}
+	return done
+}
+
+// stepClosing advances every close under way (UDP goroutine).
+func (u *udpServer) stepClosing() {
+	k := 0
+	for _, cl := range u.closing {
+		if !u.stepClose(cl) {
+			u.closing[k] = cl
+			k++
+		}
+	}
+	clear(u.closing[k:])
+	u.closing = u.closing[:k]
 }
 
 // forget, register and unregister exist for symmetry with TCP; UDP
@@ -292,6 +376,7 @@ func (u *udpServer) readRTP() {
 			case fn := <-u.cmds:
 				fn()
 			case <-idle.C:
+				u.tick() // closes under way still need their steps
 			case <-u.quit:
 			}
 		}
@@ -372,11 +457,12 @@ func (u *udpServer) tick() {
 	if rr {
 		u.lastRR = time.Now()
 	}
+	u.stepClosing()
 	for us := range u.sessions {
 		us.ingest.Reclaim()
 		u.report(us)
 		if rr {
-			us.ingest.receiverReports(us.ssrc, func(track int, pkt []byte) {
+			us.ingest.ReceiverReports(us.ssrc, func(track int, pkt []byte) {
 				if track < len(us.rtcpTo) {
 					_ = u.writeRTCP(pkt, us.rtcpTo[track])
 				}
@@ -389,6 +475,13 @@ func (u *udpServer) shutdown() {
 	for us := range u.sessions {
 		u.end(us, errors.New("rtsp udp: server stopped"))
 	}
+	// Nothing else needs this goroutine now: finish every close here.
+	for len(u.closing) > 0 {
+		u.stepClosing()
+		if len(u.closing) > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	if pool.Balanced(u.alloc) {
 		u.balanced.Store(true)
 		pool.Recycle(u.alloc)
@@ -400,14 +493,51 @@ func (u *udpServer) shutdown() {
 }
 
 // readRTCP drains the RTCP socket. Reports from clients are control data
-// read into one reused heap buffer; they keep a session alive.
+// read into a heap buffer; a publisher's (sender reports, which align its
+// tracks) is copied and handed to the UDP goroutine, which owns the
+// publisher's Ingest, as a command; when the command queue is full it is
+// dropped (the next report comes within seconds).
 func (u *udpServer) readRTCP() {
 	defer close(u.rtcpDone)
 	buf := make([]byte, UDPDatagramSize)
+	var window time.Time
+	passed := 0
 	for {
-		_, _, err := u.rtcp.ReadFrom(buf)
+		n, from, err := u.readRTCPFrom(buf)
 		if err != nil && !isTimeout(err) {
 			return
 		}
+		if n < 8 || buf[1] != 200 { // only sender reports are acted on
+			continue
+		}
+		if now := time.Now(); now.Sub(window) >= time.Second {
+			window, passed = now, 0
+		}
+		if passed++; passed > MaxSenderReportsPerSecond {
+			continue // a flood: drop rather than crowd the command queue
+		}
+		pkt := append([]byte(nil), buf[:n]...)
+		select {
+		case u.cmds <- func() {
+			if r, ok := u.byRTCP[from]; ok {
+				r.s.ingest.WriteRTCP(r.track, pkt)
+			}
+		}:
+		default:
+		}
 	}
+}
+
+func (u *udpServer) readRTCPFrom(buf []byte) (int, netip.AddrPort, error) {
+	var from netip.AddrPort
+	if c, ok := u.rtcp.(*net.UDPConn); ok {
+		n, ap, err := c.ReadFromUDPAddrPort(buf)
+		return n, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), err
+	}
+	n, a, err := u.rtcp.ReadFrom(buf)
+	if ua, ok := a.(*net.UDPAddr); ok {
+		from = ua.AddrPort()
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	}
+	return n, from, err
 }

@@ -648,9 +648,7 @@ func (c *conn) teardown(runErr error) {
 	c.endSession(reason)
 	c.halted.Store(true)
 	pool.FreeMemory(c.alloc, &c.pkt)
-	for _, b := range c.pins {
-		pool.Free(c.alloc, b)
-	}
+	pool.FreePins(c.alloc, c.pins)
 	c.pins = nil
 	c.stats.BytesRead = c.br.Stats().BytesRead
 	c.stats.BytesCopied += c.br.Stats().BytesCopied + c.rd.BytesCopied() + c.copied
@@ -676,25 +674,11 @@ func (c *conn) teardown(runErr error) {
 	}
 }
 
-// growArena gives a connection that starts publishing the arena its ring
-// needs (see rtmp/session.growArena for why the arena is pinned).
+// growArena gives a connection that starts publishing the arenas its ring
+// needs, pinned so gomem never drops them (pool.ReserveArenas explains why).
 func (c *conn) growArena() {
-	for range MaxArenaPins {
-		total := 0
-		for _, ch := range c.alloc.GetChildren() {
-			total += ch.Size
-		}
-		if total >= c.s.cfg.AllocatorSize {
-			return
-		}
-		arenas := len(c.alloc.GetChildren())
-		b := pool.Malloc(c.alloc, min(c.s.cfg.AllocatorSize-total, gomem.MaxBlockSize))
-		if len(b) <= ArenaPinBytes || len(c.alloc.GetChildren()) == arenas {
-			pool.Free(c.alloc, b)
-			return
-		}
-		pool.Free(c.alloc, b[:len(b)-ArenaPinBytes])
-		c.pins = append(c.pins, b[len(b)-ArenaPinBytes:])
+	if c.pins == nil {
+		c.pins = pool.ReserveArenas(c.alloc, c.s.cfg.AllocatorSize)
 	}
 }
 

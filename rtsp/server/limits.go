@@ -99,11 +99,4 @@ const (
 
 	// MTU bounds the RTP packets written to players.
 	MTU = 1400
-
-	// ArenaPinBytes is the tail of a publisher's grown arena kept allocated
-	// until teardown so gomem never drops and remakes that arena.
-	ArenaPinBytes = 64
-
-	// MaxArenaPins bounds the arenas a publisher's allocator is grown by.
-	MaxArenaPins = 16
 )

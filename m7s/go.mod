@@ -3,6 +3,7 @@ module github.com/zcingest/zerocopy/m7s
 go 1.26
 
 require (
+	github.com/deepch/vdk v0.0.27
 	github.com/langhuihui/gomem v0.0.0-20251013004544-ee5a2a75c165
 	github.com/langhuihui/gotask v1.0.3
 	github.com/zcingest/zerocopy v0.0.0-00010101000000-000000000000
@@ -13,12 +14,13 @@ require (
 	github.com/aliyun/aliyun-oss-go-sdk v3.0.2+incompatible // indirect
 	github.com/andybalholm/brotli v1.1.1 // indirect
 	github.com/aws/aws-sdk-go v1.55.7 // indirect
+	github.com/benburkert/openpgp v0.0.0-20160410205803-c2471f86866c // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bluenviron/mediacommon v1.11.1-0.20240525122142-20163863aa75 // indirect
 	github.com/c0deltin/duckdb-driver v0.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/clbanning/mxj v1.8.4 // indirect
-	github.com/deepch/vdk v0.0.27 // indirect
+	github.com/datarhei/gosrt v0.11.0 // indirect
 	github.com/go-ole/go-ole v1.2.6 // indirect
 	github.com/go-sql-driver/mysql v1.7.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect

@@ -4,20 +4,24 @@
 //	import _ "github.com/zcingest/zerocopy/m7s"
 //
 // The plugin's config section is `zerocopy:` in m7s's config.yaml. Each
-// protocol has its own subsection with `enable` and a listen address; RTMP
-// is the only one so far. Its read path is zerocopy's (rtmp/session): media
-// payloads are taken from the connection's pooled read blocks and attached
-// to m7s's own RTMP frames, so m7s's subscribers (HTTP-FLV, HLS, recording)
-// work unchanged and no media byte is copied on the way in. The stock rtmp
-// plugin must be disabled: its AMF0 decoder has no depth limit.
+// protocol has its own subsection with `enable` and a listen address: RTMP,
+// RTSP and SRT. Their read paths are zerocopy's: media payloads stay in the
+// memory they were read into (pooled blocks, or gosrt's packets for SRT)
+// and are attached to m7s's own frames, so m7s's subscribers (HTTP-FLV,
+// HLS, recording) work unchanged and no media byte is copied on the way in.
+// RTMP payloads become m7s RTMP frames; RTSP and SRT access units become
+// m7s's codec-unit frames (format.H26xFrame, format.RawAudio) whose NAL
+// units are views of the payload. The stock rtmp, rtsp and srt plugins must
+// be disabled (the rtmp one's AMF0 decoder has no depth limit).
 //
-// Ownership: each connection owns one allocator, which is also the one
-// handed to m7s's track writers. Payload ranges are lent to m7s's ring
+// Ownership (RTMP): each connection owns one allocator, which is also the
+// one handed to m7s's track writers. Payload ranges are lent to m7s's ring
 // frames with the recycle-index mechanism, so m7s's Recycle leaves them
 // alone; they are freed through pool, on the publishing goroutine, when
 // m7s hands the same slot back for writing (see lentRanges). The allocator
 // is recycled once both the session and every m7s publisher it fed have let
-// go of it, after m7s has disposed its ring.
+// go of it, after m7s has disposed its ring. RTSP and SRT: see
+// unitPublisher (units.go).
 package zerocopym7s
 
 import (
@@ -36,6 +40,7 @@ import (
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
 	"github.com/zcingest/zerocopy/rtmp/session"
+	"github.com/zcingest/zerocopy/srt"
 )
 
 // ZeroCopyPlugin is the m7s plugin. m7s names it "ZeroCopy" (the type name
@@ -44,6 +49,11 @@ type ZeroCopyPlugin struct {
 	m7s.Plugin
 	Auth auth.Config `desc:"who may publish through the plugin (?key=<value> on the stream name); m7s's own plugins guard playback"`
 	RTMP RTMPConfig  `desc:"zero-copy RTMP ingest (publish only; m7s's own plugins serve playback)"`
+	RTSP RTSPConfig  `desc:"zero-copy RTSP ingest (ANNOUNCE/RECORD over TCP and UDP; m7s's own plugins serve playback)"`
+	SRT  SRTConfig   `desc:"zero-copy SRT ingest (publish only; m7s's own plugins serve playback)"`
+
+	rtsp *rtspListener
+	srt  *srt.Server
 
 	totals Totals
 	// authz decides every publish; Start builds it from the auth section.
@@ -96,6 +106,13 @@ func (p *ZeroCopyPlugin) Start() error {
 	if p.RTMP.MaxConnections < 0 || p.RTMP.MaxConnectionsPerIP < 0 {
 		return fmt.Errorf("zerocopy.rtmp: maxconnections and maxconnectionsperip must be >= 0")
 	}
+	if err := p.startRTSP(); err != nil {
+		return err
+	}
+	if err := p.startSRT(); err != nil {
+		p.stopRTSP()
+		return err
+	}
 	tcp := &p.GetCommonConf().TCP
 	if !p.RTMP.Enable || p.RTMP.ListenAddr == "" {
 		tcp.ListenAddr, tcp.ListenAddrTLS = "", ""
@@ -108,6 +125,20 @@ func (p *ZeroCopyPlugin) Start() error {
 	}
 	p.Info("rtmp enabled", "listenaddr", p.RTMP.ListenAddr)
 	return nil
+}
+
+// Dispose closes the RTSP and SRT listeners and their connections (m7s
+// closes the RTMP listener it runs for the plugin itself).
+func (p *ZeroCopyPlugin) Dispose() {
+	p.stopRTSP()
+	p.stopSRT()
+}
+
+func (p *ZeroCopyPlugin) stopRTSP() {
+	if p.rtsp != nil {
+		p.rtsp.close()
+		p.rtsp = nil
+	}
 }
 
 // OnTCPConnect serves one accepted connection with zerocopy's RTMP session

@@ -78,6 +78,10 @@ const (
 	// datagrams are truncated by the kernel and dropped (counted).
 	UDPDatagramSize = 2048
 
+	// UDPBlockSize is the block datagrams are read into back to back (about
+	// 45 RTP packets of 1400 bytes per Malloc).
+	UDPBlockSize = 64 << 10
+
 	// UDPIdleTick is how often the UDP goroutine wakes with no traffic to
 	// reclaim frames released by readers and run pending commands.
 	UDPIdleTick = 100 * time.Millisecond

@@ -72,6 +72,13 @@ type udpServer struct {
 	closing  []*udpClosing
 	lastRR   time.Time
 	rtcpBuf  []byte
+	// block is the MallocBlock datagrams are read into back to back, and
+	// off where the next one goes: whole-block accounting (pool/block.go)
+	// then sees the RTP headers and FU bytes the depacketizers free as
+	// counted pieces, instead of gomem fragmenting its free tree on each.
+	block    []byte
+	off      int
+	deadline time.Time // the read deadline set last
 
 	// Counters (atomic: read by tests and logs).
 	Datagrams, Unknown, Truncated atomic.Int64
@@ -409,8 +416,17 @@ func (u *udpServer) drainCommands() {
 // readOne reads one datagram straight into a block of the UDP goroutine's
 // allocator and hands the exact packet range to its session.
 func (u *udpServer) readOne() error {
-	_ = u.rtp.SetReadDeadline(time.Now().Add(UDPIdleTick))
-	blk := pool.Malloc(u.alloc, UDPDatagramSize)
+	// Re-arming the deadline per datagram costs a timer update each; the
+	// idle tick only needs it within half a tick.
+	if now := time.Now(); u.deadline.Sub(now) < UDPIdleTick/2 {
+		u.deadline = now.Add(UDPIdleTick)
+		_ = u.rtp.SetReadDeadline(u.deadline)
+	}
+	if len(u.block)-u.off < UDPDatagramSize {
+		u.retireBlock()
+		u.block, u.off = pool.MallocBlock(u.alloc, UDPBlockSize), 0
+	}
+	blk := u.block[u.off : u.off+UDPDatagramSize]
 	var n int
 	var from netip.AddrPort
 	var err error
@@ -427,18 +443,16 @@ func (u *udpServer) readOne() error {
 		if n >= UDPDatagramSize {
 			u.Truncated.Add(1)
 		}
-		pool.Free(u.alloc, blk)
-		return err
+		return err // the space is read into again
 	}
 	u.Datagrams.Add(1)
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	r, ok := u.byAddr[from]
 	if !ok {
 		u.Unknown.Add(1)
-		pool.Free(u.alloc, blk)
-		return err
+		return err // the space is read into again
 	}
-	pool.Free(u.alloc, blk[n:])
+	u.off += n // the packet's range now belongs to its session
 	r.s.last.Store(time.Now().UnixNano())
 	r.s.read += int64(n)
 	if werr := r.s.ingest.WriteRTP(r.track, blk[:n:n]); werr != nil {
@@ -471,7 +485,18 @@ func (u *udpServer) tick() {
 	}
 }
 
+// retireBlock frees the unused tail of the current block; the packets read
+// into it are freed by their owners, and the block goes back to gomem with
+// the last of them.
+func (u *udpServer) retireBlock() {
+	if u.block != nil && u.off < len(u.block) {
+		pool.Free(u.alloc, u.block[u.off:])
+	}
+	u.block, u.off = nil, 0
+}
+
 func (u *udpServer) shutdown() {
+	u.retireBlock()
 	for us := range u.sessions {
 		u.end(us, errors.New("rtsp udp: server stopped"))
 	}

@@ -24,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/ingest"

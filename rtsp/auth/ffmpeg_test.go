@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/zcingest/zerocopy/internal/testclip"
 	"net"
 	"net/textproto"
 	"os/exec"
@@ -86,9 +87,7 @@ func serveOnce(t *testing.T, ln net.Listener, s *Server, challenges []string, us
 // runFFprobe points a real ffprobe (ffmpeg's RTSP client) at a test
 // responder and returns the requests it made.
 func runFFprobe(t *testing.T, challenges func(*Server) []string, user, pass string) ([]seenRequest, string) {
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed")
-	}
+	testclip.NeedFFmpeg(t) // skips, or fails under CI=true / ZC_REQUIRE_FFMPEG=1
 	base := runtime.NumGoroutine()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -3,7 +3,7 @@
 #
 # Runs every benchmark, one after the other, on a quiet machine:
 #   1. bufreader against bufio     (scripts/benchmark_bufreader.sh)
-#   2. ingest per protocol         (scripts/benchmark_ingest.sh; RTMP today)
+#   2. ingest per protocol         (scripts/benchmark_ingest.sh: RTMP, RTSP over TCP and UDP, SRT)
 #   3. HTTP-FLV fan-out            (go test -run '^$' -bench FanoutHTTPFLV100 -benchtime 20000x ./server)
 # writes the results as JSON to docs/bench/ (bufreader.json, ingest.json,
 # fanout.json; each records the machine, the Go version and the date), and
@@ -46,7 +46,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 if [ "$QUICK" = 1 ]; then
 	OUTDIR=${OUTDIR:-$(mktemp -d "${TMPDIR:-/tmp}/benchall-quick.XXXXXX")}
 	BR_ENV="ROUNDS=1 BENCHTIME=50ms"
-	ING_ENV="NS=2 DURATION=3s MODES=paced OUT=$tmp/ingest.md"
+	ING_ENV="PROTOCOLS=rtmp,rtsp,srt NS=2 DURATION=3s MODES=paced OUT=$tmp/ingest.md"
 	ING_ARGS="-warmup 1s -clip-seconds 4"
 	FAN_TIME=500x
 	# Estimated seconds per step: build, bufreader, ingest, fan-out, charts.
@@ -54,10 +54,11 @@ if [ "$QUICK" = 1 ]; then
 else
 	OUTDIR=${OUTDIR:-docs/bench}
 	BR_ENV=""
-	ING_ENV=""
+	ING_ENV="PROTOCOLS=rtmp,rtsp,srt NS=8,32 MODES=paced"
 	ING_ARGS=""
 	FAN_TIME=20000x
-	EST="30 90 330 60 5"
+	# Ingest: 5 RTMP + 4x2 RTSP (TCP, UDP) + 4 SRT servers at N=8 and 32, ~27 s a row.
+	EST="30 90 920 60 5"
 fi
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
@@ -125,7 +126,7 @@ run env $BR_ENV OUT="$tmp/bufreader.txt" sh scripts/benchmark_bufreader.sh >"$tm
 run "$charts" -import-bufreader "$tmp/bufreader.txt" -o "$OUTDIR/bufreader.json" || die "importing the bufreader results failed"
 finish "$est_br"
 
-begin "RTMP ingest against gortmplib and the floor (scripts/benchmark_ingest.sh)" "$est_ing"
+begin "ingest per protocol against its peers and floors (scripts/benchmark_ingest.sh)" "$est_ing"
 status=0
 # shellcheck disable=SC2086
 run env $ING_ENV bash scripts/benchmark_ingest.sh -json "$OUTDIR/ingest.json" $ING_ARGS >"$tmp/ingest-report.md" || status=$?

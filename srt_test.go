@@ -278,15 +278,20 @@ func TestSRTPublishReadBack(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			dir := t.TempDir()
-			pushDone := make(chan error, 1)
-			go func() { pushDone <- stPush(ctx, clip, ts.url("publish:/live/x", tc.urlExtra)) }()
-			stWaitStream(t, ts, "live/x")
 			outTS, outFLV, outRTMP := filepath.Join(dir, "srt.ts"), filepath.Join(dir, "http.flv"), filepath.Join(dir, "rtmp.flv")
+			// HTTP-FLV and RTMP players wait for the publish (subscribe
+			// waittimeout), so they start first and see it from its first
+			// keyframe even when ffmpeg is slow to connect on a loaded
+			// machine; an SRT player needs the stream to exist.
 			waits := []func() error{
-				stRecord(t, ctx, ts.url("subscribe:/live/x", tc.urlExtra), outTS),
 				stRecord(t, ctx, "http://"+ts.http+"/live/x.flv", outFLV, "-rw_timeout", "15000000"),
 				stRecord(t, ctx, "rtmp://"+ts.rtmp+"/live/x", outRTMP, "-rw_timeout", "15000000"),
 			}
+			time.Sleep(300 * time.Millisecond)
+			pushDone := make(chan error, 1)
+			go func() { pushDone <- stPush(ctx, clip, ts.url("publish:/live/x", tc.urlExtra)) }()
+			stWaitStream(t, ts, "live/x")
+			waits = append(waits, stRecord(t, ctx, ts.url("subscribe:/live/x", tc.urlExtra), outTS))
 			if err := <-pushDone; err != nil {
 				t.Fatal(err)
 			}

@@ -64,8 +64,12 @@ func checkSwitch(t *testing.T, name string, c collected, want1, want2 int) {
 // free. When 2 ends and nobody returns, the readers get io.EOF after
 // ReconnectWait.
 func TestReconnectCarriesSubscribers(t *testing.T) {
-	const wait = time.Second
-	h, logs := newHub(t, hub.Options{ReconnectWait: wait, SubscribeWait: time.Second})
+	// The close wait is long enough for the reader to catch up on a loaded
+	// machine (CI runs packages in parallel), and the reconnect wait longer
+	// than the close (which cuts the holder half-way through it), so the
+	// joiner below still finds the waiting path.
+	const wait = 4 * time.Second
+	h, logs := newHub(t, hub.Options{ReconnectWait: wait, SubscribeWait: time.Second, CloseWait: 2 * time.Second})
 	p1 := publishSynth(t, h, "live/rc", 1)
 	reader, err := h.Subscribe("live/rc")
 	if err != nil {

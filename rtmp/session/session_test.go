@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -176,7 +177,10 @@ func TestMediaPayloadIsTheSocketsMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := <-done
-	if res.err != nil && !errors.Is(res.err, io.EOF) {
+	// ffmpeg unpublishes and exits; if our last replies are still unread
+	// in its socket, its kernel answers with a reset: the peer ending, not
+	// a server fault.
+	if res.err != nil && !errors.Is(res.err, io.EOF) && !errors.Is(res.err, syscall.ECONNRESET) {
 		t.Fatalf("session ended with %v", res.err)
 	}
 	if videoFrames != want["video"] || audioFrames != want["audio"] {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/pool"
+	"github.com/zcingest/zerocopy/rtsp/internal/rtptest"
 	"github.com/zcingest/zerocopy/rtsp/rtp"
 )
 
@@ -18,26 +19,9 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	a := pool.NewAllocator(1 << 16)
 	defer pool.Recycle(a)
 	d, _ := NewDepacketizer(a, 48000)
-	emit := func(au *rtp.AccessUnit) error {
-		pool.FreeMemory(a, &au.Payload)
-		return nil
-	}
+	emit := rtptest.FreeAU(a)
 	var pushErr error
-	send := func(pieces [][]byte) error {
-		n := 0
-		for _, b := range pieces {
-			n += len(b)
-		}
-		pkt := pool.Malloc(a, n)
-		k := 0
-		for _, b := range pieces {
-			k += copy(pkt[k:], b)
-		}
-		if err := d.Push(pkt, emit); err != nil {
-			pushErr = err
-		}
-		return nil
-	}
+	send := rtptest.SendTo(a, d, emit, &pushErr)
 	// three AUs in one packet, too
 	multi := pk{0, 0, true, hbr([]int{10, 20, 7}, a1, a2, a3)}.bytes()
 	var seq uint16
@@ -58,7 +42,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 		seq++
 		multi[2], multi[3] = byte(seq>>8), byte(seq)
 		multi[4], multi[5], multi[6], multi[7] = 0, 0, byte(seq>>6), byte(seq<<2) // ts += 3*1024
-		d2.Push(malloc(a, multi), emit)
+		d2.Push(rtptest.Malloc(a, multi), emit)
 	}); n != 0 {
 		t.Errorf("multi-AU depacketize: %v allocs per run", n)
 	}

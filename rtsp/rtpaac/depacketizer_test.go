@@ -9,10 +9,9 @@ import (
 	"github.com/zcingest/zerocopy/codec"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/pool"
+	"github.com/zcingest/zerocopy/rtsp/internal/rtptest"
 	"github.com/zcingest/zerocopy/rtsp/rtp"
 )
-
-func timeDur(v int64) time.Duration { return time.Duration(v) }
 
 // hbr builds an AAC-hbr payload: the AU header section for sizes, then data.
 func hbr(sizes []int, data ...[]byte) []byte {
@@ -80,10 +79,10 @@ func TestDepacketize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			col := &collector{t: t, a: a}
+			col := &rtptest.Collector{T: t, A: a}
 			var bad int64
 			for _, p := range c.pkts {
-				if err := col.push(d, p.bytes()); err != nil {
+				if err := col.Push(d, p.bytes()); err != nil {
 					if !errors.Is(err, rtp.ErrMalformed) {
 						t.Fatal(err)
 					}
@@ -94,15 +93,15 @@ func TestDepacketize(t *testing.T) {
 			if !pool.Balanced(a) {
 				t.Fatalf("not balanced: %d", pool.InUse(a))
 			}
-			if len(col.aus) != len(c.want) {
-				t.Fatalf("%d AUs, want %d", len(col.aus), len(c.want))
+			if len(col.AUs) != len(c.want) {
+				t.Fatalf("%d AUs, want %d", len(col.AUs), len(c.want))
 			}
-			for i, g := range col.aus {
-				if len(g.units) != 1 || !bytes.Equal(g.units[0], c.want[i]) || !g.key {
-					t.Fatalf("AU %d: %x", i, g.units)
+			for i, g := range col.AUs {
+				if len(g.Units) != 1 || !bytes.Equal(g.Units[0], c.want[i]) || !g.Key {
+					t.Fatalf("AU %d: %x", i, g.Units)
 				}
-				if want := int64(rtp.TicksToDuration(c.pts[i], 48000)); g.pts != want || g.dts != want {
-					t.Fatalf("AU %d: pts %v dts %v want %v", i, time.Duration(g.pts), time.Duration(g.dts), time.Duration(want))
+				if want := int64(rtp.TicksToDuration(c.pts[i], 48000)); g.PTS != want || g.DTS != want {
+					t.Fatalf("AU %d: pts %v dts %v want %v", i, time.Duration(g.PTS), time.Duration(g.DTS), time.Duration(want))
 				}
 			}
 			s := d.Stats()
@@ -120,14 +119,14 @@ func TestLBR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := &collector{t: t, a: a}
+	col := &rtptest.Collector{T: t, A: a}
 	// two 8-bit AU headers: sizes 10 and 7
-	if err := col.push(d, pk{1, 0, true, append([]byte{0, 16, 10 << 2, 7 << 2}, append(append([]byte{}, a1...), a3...)...)}.bytes()); err != nil {
+	if err := col.Push(d, pk{1, 0, true, append([]byte{0, 16, 10 << 2, 7 << 2}, append(append([]byte{}, a1...), a3...)...)}.bytes()); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
-	if len(col.aus) != 2 || !bytes.Equal(col.aus[1].units[0], a3) || !pool.Balanced(a) {
-		t.Fatalf("%+v", col.aus)
+	if len(col.AUs) != 2 || !bytes.Equal(col.AUs[1].Units[0], a3) || !pool.Balanced(a) {
+		t.Fatalf("%+v", col.AUs)
 	}
 	for _, o := range []Option{WithAUHeader(0, 3, 3), WithAUHeader(13, 9, 3), WithSamplesPerAU(0)} {
 		if _, err := NewDepacketizer(a, 8000, o); err == nil {
@@ -158,22 +157,22 @@ func TestRoundTrip(t *testing.T) {
 	a := pool.NewAllocator(1 << 16)
 	defer pool.Recycle(a)
 	d, _ := NewDepacketizer(a, 44100)
-	col := &collector{t: t, a: a}
+	col := &rtptest.Collector{T: t, A: a}
 	for _, b := range pkts {
 		if len(b) > 400 {
 			t.Fatalf("packet of %d bytes", len(b))
 		}
-		if err := col.push(d, b); err != nil {
+		if err := col.Push(d, b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	d.Close()
-	if !pool.Balanced(a) || len(col.aus) != 3 {
-		t.Fatalf("balanced %v, %d AUs", pool.Balanced(a), len(col.aus))
+	if !pool.Balanced(a) || len(col.AUs) != 3 {
+		t.Fatalf("balanced %v, %d AUs", pool.Balanced(a), len(col.AUs))
 	}
 	for i, f := range frames {
-		if !bytes.Equal(col.aus[i].units[0], codec.AppendSpanBytes(nil, &f.Payload, f.Units[0])) || col.aus[i].pts != int64(f.PTS) {
-			t.Fatalf("AU %d differs (pts %d want %d)", i, col.aus[i].pts, f.PTS)
+		if !bytes.Equal(col.AUs[i].Units[0], codec.AppendSpanBytes(nil, &f.Payload, f.Units[0])) || col.AUs[i].PTS != int64(f.PTS) {
+			t.Fatalf("AU %d differs (pts %d want %d)", i, col.AUs[i].PTS, f.PTS)
 		}
 	}
 	big := frame(0, au(maxAUSize+1, 0))

@@ -1,57 +1,24 @@
 package rtpaac
 
 import (
-	"encoding/binary"
 	"testing"
 
-	"github.com/zcingest/zerocopy/pool"
+	"github.com/zcingest/zerocopy/rtsp/internal/rtptest"
 	"github.com/zcingest/zerocopy/rtsp/rtp"
 )
 
-func encodeRecords(pkts [][]byte) []byte {
-	var b []byte
-	for _, p := range pkts {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
-		b = append(b, p...)
-	}
-	return b
-}
-
 func FuzzDepacketize(f *testing.F) {
-	for _, c := range depCases() {
-		var pkts [][]byte
-		for _, p := range c.pkts {
-			pkts = append(pkts, p.bytes())
-		}
-		f.Add(encodeRecords(pkts))
+	for _, pkts := range seeds() {
+		f.Add(rtptest.EncodeRecords(pkts))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		a := pool.NewAllocator(1 << 16)
-		defer pool.Recycle(a)
-		d, _ := NewDepacketizer(a, 48000)
+	rtptest.FuzzPush(f, newDep(), func(t *testing.T) func(*rtp.AccessUnit) {
 		var prev rtp.AccessUnit
 		first := true
-		emit := func(au *rtp.AccessUnit) error {
+		return func(au *rtp.AccessUnit) {
 			if au.DTS != au.PTS || (!first && au.PTS < prev.PTS) || len(au.Units) != 1 || au.Units[0].Len != au.Payload.Size {
 				t.Fatalf("bad AU %+v after pts %v", au, prev.PTS)
 			}
 			first, prev.PTS = false, au.PTS
-			pool.FreeMemory(a, &au.Payload)
-			return nil
-		}
-		for len(data) >= 2 {
-			n := min(int(binary.BigEndian.Uint16(data)), len(data)-2)
-			var pkt []byte // an empty packet stays nil: pool.Malloc(a, 0) leaves an empty live range in the zcdebug ledger
-			if n > 0 {
-				pkt = pool.Malloc(a, n)
-				copy(pkt, data[2:2+n])
-			}
-			data = data[2+n:]
-			_ = d.Push(pkt, emit)
-		}
-		d.Close()
-		if !pool.Balanced(a) {
-			t.Fatalf("not balanced: %d bytes in use", pool.InUse(a))
 		}
 	})
 }

@@ -5,10 +5,7 @@ package rtph264
 import (
 	"fmt"
 
-	"github.com/langhuihui/gomem"
-
 	"github.com/zcingest/zerocopy/codec"
-	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 	"github.com/zcingest/zerocopy/rtsp/rtp"
 )
@@ -40,7 +37,7 @@ func WithSPS(sps []byte) Option {
 		if err != nil {
 			return fmt.Errorf("rtph264: sprop SPS: %w", err)
 		}
-		d.dts.SetDepth(s.ReorderDepth())
+		d.c.depth = s.ReorderDepth()
 		return nil
 	}
 }
@@ -49,8 +46,8 @@ func WithSPS(sps []byte) Option {
 // SPS (0 for streams known to have no B-frames).
 func WithReorderDepth(n int) Option {
 	return func(d *Depacketizer) error {
-		d.dts.SetDepth(n)
-		d.depthFixed = true
+		d.c.depth = n
+		d.c.depthFixed = true
 		return nil
 	}
 }
@@ -78,37 +75,24 @@ func WithPacketizationMode(m int) Option {
 // [fragment 2]...; the RTP header and FU indicator of the first packet, and
 // the RTP header, FU indicator and FU header of the others, are freed.
 //
-// Access units end at the marker bit or, for senders that omit it, when the
-// timestamp changes (the previous unit is emitted first). A sequence gap, an
-// FU-A without its start, an end without a start, or a start inside an
-// unfinished FU-A drop the unit being built, discard the rest of the packets
-// with that timestamp (the lost packets may have been its head) and resume
-// at the next keyframe (an access unit with an IDR slice); each broken unit
-// is counted in Stats.Dropped, complete units skipped while waiting in
-// Stats.Skipped. The stream also starts at its first keyframe.
+// Access-unit boundaries, loss handling and the keyframe wait are
+// rtp.NALDepacketizer's; a keyframe is an access unit with an IDR slice.
 //
 // DTS is derived with rtp.DTSDeriver from the SPS's reorder depth (see
 // codec.H264SPSInfo.ReorderDepth; DefaultReorderDepth when unknown).
 type Depacketizer struct {
-	alloc *pool.Allocator
-	clock *rtp.Clock
-	seq   rtp.Seq
-	asm   *rtp.Assembler
-	dts   rtp.DTSDeriver
-	stats rtp.Stats
+	*core
+	c nalCodec
+}
 
-	has     bool   // an access unit with timestamp ts is open
-	ts      uint32 // its RTP timestamp
-	inFU    bool   // an FU-A NAL is open (its start seen, its end not)
-	waitKey bool   // discard until a keyframe
-	tainted bool   // discard every packet with timestamp taintTS
-	taintTS uint32
+// core is rtp.NALDepacketizer under an unexported field name, so that
+// embedding it adds only its Depacketizer methods to the API.
+type core = rtp.NALDepacketizer
 
-	depthFixed bool   // WithReorderDepth: ignore SPSs
-	sps        []byte // the last in-band SPS parsed (control copy)
-
-	one    [1][]byte // Push's packet as Parts, without allocating
-	pieces [][]byte  // scratch for Parts.Sub
+// nalCodec is the H.264-specific half of the depacketizer (rtp.NALCodec).
+type nalCodec struct {
+	depth      int  // the reorder depth the options ask for
+	depthFixed bool // WithReorderDepth: ignore SPSs
 }
 
 var _ rtp.Depacketizer = (*Depacketizer)(nil)
@@ -116,287 +100,70 @@ var _ rtp.Depacketizer = (*Depacketizer)(nil)
 // NewDepacketizer returns a depacketizer whose packets come from alloc
 // (the connection's allocator) for a clockRate-Hz RTP clock (90000).
 func NewDepacketizer(alloc *pool.Allocator, clockRate int, opts ...Option) (*Depacketizer, error) {
-	if clockRate <= 0 {
-		return nil, fmt.Errorf("rtph264: clock rate %d", clockRate)
-	}
-	d := &Depacketizer{alloc: alloc, clock: rtp.NewClock(clockRate), asm: rtp.NewAssembler(alloc), waitKey: true}
-	d.dts.SetDepth(DefaultReorderDepth)
+	d := &Depacketizer{c: nalCodec{depth: DefaultReorderDepth}}
 	for _, o := range opts {
 		if err := o(d); err != nil {
 			return nil, err
 		}
 	}
+	nd, err := rtp.NewNALDepacketizer("rtph264", alloc, clockRate, d.c.depth, &d.c)
+	if err != nil {
+		return nil, err
+	}
+	d.core = nd
 	return d, nil
 }
 
-// Clock returns the track's clock, for anchoring it with sender reports.
-func (d *Depacketizer) Clock() *rtp.Clock { return d.clock }
-
-// Stats returns the counters.
-func (d *Depacketizer) Stats() rtp.Stats {
-	s := d.stats
-	s.Lost = d.seq.Lost()
-	return s
-}
-
-// Close frees the access unit being built. Owning goroutine only.
-func (d *Depacketizer) Close() {
-	d.asm.Drop()
-	d.has, d.inFU = false, false
-}
-
-func (d *Depacketizer) free(p rtp.Parts, i, j int) {
-	if j > i {
-		d.stats.HeaderBytes += int64(j - i)
-		p.Free(d.alloc, i, j)
-	}
-}
-
-func (d *Depacketizer) reject(p rtp.Parts, err error) error {
-	d.stats.Malformed++
-	p.FreeAll(d.alloc)
-	return fmt.Errorf("rtph264: %w", err)
-}
-
-// fail drops the unit being built and discards the rest of timestamp ts.
-func (d *Depacketizer) fail(ts uint32) {
-	if !d.asm.Empty() || d.inFU || (d.has && d.ts == ts) {
-		d.stats.Dropped++
-	}
-	if !d.has || d.ts != ts {
-		d.stats.Dropped++ // the unit of ts lost its head
-	}
-	d.asm.Drop()
-	d.has, d.inFU = false, false
-	d.tainted, d.taintTS = true, ts
-	d.waitKey = true
-}
-
-// Push takes ownership of pkt (see rtp.Depacketizer).
-func (d *Depacketizer) Push(pkt []byte, emit func(*rtp.AccessUnit) error) error {
-	d.one[0] = pkt
-	err := d.PushParts(d.one[:], emit)
-	d.one[0] = nil
-	return err
-}
-
-// PushParts takes ownership of a packet held in consecutive ranges (see
-// rtp.Depacketizer): a NAL unit split across them is kept as one range
-// per piece, and an FU-A's NAL header is rebuilt in whichever range holds
-// the FU header byte.
-func (d *Depacketizer) PushParts(p rtp.Parts, emit func(*rtp.AccessUnit) error) error {
-	d.stats.Packets++
-	h, hdrLen, end, err := rtp.ParseParts(p)
-	if err != nil {
-		return d.reject(p, err)
-	}
-	if end == hdrLen {
-		return d.reject(p, fmt.Errorf("empty payload: %w", rtp.ErrMalformed))
-	}
-	switch r, _ := d.seq.Update(h.SequenceNumber); r {
-	case rtp.SeqLate, rtp.SeqDuplicate:
-		d.stats.Late++
-		p.FreeAll(d.alloc)
-		return nil
-	case rtp.SeqGap, rtp.SeqReset:
-		d.fail(h.Timestamp)
-	}
-	if d.tainted {
-		if h.Timestamp == d.taintTS {
-			d.tainted = !h.Marker
-			p.FreeAll(d.alloc)
-			return nil
-		}
-		d.tainted = false
-	}
-	if d.has && h.Timestamp != d.ts {
-		// the sender omitted the marker: the timestamp change ends the unit
-		if err := d.flush(emit); err != nil {
-			p.FreeAll(d.alloc)
-			return err
-		}
-	}
-	if !d.has {
-		d.has, d.ts = true, h.Timestamp
-		d.clock.Duration(h.Timestamp) // unwrap every unit, emitted or not
-	}
-	n := p.Len()
+// Payload takes one packet's payload [hdrLen, end) (rtp.NALCodec).
+func (c *nalCodec) Payload(b *rtp.AUBuilder, p rtp.Parts, hdrLen, end int, ts uint32) error {
 	switch typ := p.At(hdrLen) & 0x1f; {
 	case typ >= 1 && typ <= 23:
-		if d.inFU {
-			d.fail(h.Timestamp)
-			p.FreeAll(d.alloc)
-			return nil
-		}
-		if err := d.asm.Check(end-hdrLen, p.Pieces(hdrLen, end), 1); err != nil {
-			d.fail(h.Timestamp)
-			return d.reject(p, err)
-		}
-		d.free(p, 0, hdrLen)
-		d.free(p, end, n)
-		d.pieces = p.Sub(d.pieces[:0], hdrLen, end)
-		d.asm.AddUnitPieces(d.pieces)
+		return b.Single(p, hdrLen, end, ts)
 	case typ == typeSTAPA:
-		if err := d.stapA(p, hdrLen, end, h.Timestamp); err != nil {
-			return err
-		}
+		return b.Aggregate(p, hdrLen+1, end, 1, ts, "STAP-A")
 	case typ == typeFUA:
-		if err := d.fuA(p, hdrLen, end, h.Timestamp); err != nil {
-			return err
+		if end-hdrLen < 3 {
+			return b.FailReject(p, ts, fmt.Errorf("FU-A of %d bytes: %w", end-hdrLen, rtp.ErrMalformed))
 		}
+		fu := p.At(hdrLen + 1)
+		if fu&0x80 != 0 {
+			return b.Fragment(p, hdrLen+1, end, true, fu&0x40 != 0, ts, rebuildFUA)
+		}
+		return b.Fragment(p, hdrLen+2, end, false, fu&0x40 != 0, ts, nil)
 	default: // 0, 30, 31 reserved; STAP-B, MTAP16, MTAP24 and FU-B belong to the interleaved mode
-		d.fail(h.Timestamp)
-		return d.reject(p, fmt.Errorf("unsupported NAL unit type %d: %w", typ, rtp.ErrMalformed))
+		return b.FailReject(p, ts, fmt.Errorf("unsupported NAL unit type %d: %w", typ, rtp.ErrMalformed))
 	}
-	clear(d.pieces)
-	if h.Marker && d.has {
-		if d.inFU { // the unit ended inside a NAL
-			d.fail(h.Timestamp)
-			d.tainted = false
-			return nil
-		}
-		return d.flush(emit)
-	}
-	return nil
 }
 
-// stapA takes the NAL units of a STAP-A whose payload is [hdrLen, end).
-func (d *Depacketizer) stapA(p rtp.Parts, hdrLen, end int, ts uint32) error {
-	if d.inFU {
-		d.fail(ts)
-		p.FreeAll(d.alloc)
-		return nil
-	}
-	// validate the whole packet before taking anything from it
-	n, size, ranges := 0, 0, 0
-	for q := hdrLen + 1; q < end; {
-		if q+2 > end {
-			d.fail(ts)
-			return d.reject(p, fmt.Errorf("STAP-A size field cut short: %w", rtp.ErrMalformed))
-		}
-		l := int(p.Uint16(q))
-		if l == 0 || q+2+l > end {
-			d.fail(ts)
-			return d.reject(p, fmt.Errorf("STAP-A NAL of %d bytes with %d left: %w", l, end-q-2, rtp.ErrMalformed))
-		}
-		n++
-		size += l
-		ranges += p.Pieces(q+2, q+2+l)
-		q += 2 + l
-	}
-	if n == 0 {
-		d.fail(ts)
-		return d.reject(p, fmt.Errorf("empty STAP-A: %w", rtp.ErrMalformed))
-	}
-	if err := d.asm.Check(size, ranges, n); err != nil {
-		d.fail(ts)
-		return d.reject(p, err)
-	}
-	d.free(p, 0, hdrLen+1)
-	d.free(p, end, p.Len())
-	for q := hdrLen + 1; q < end; {
-		l := int(p.Uint16(q))
-		d.free(p, q, q+2)
-		d.pieces = p.Sub(d.pieces[:0], q+2, q+2+l)
-		d.asm.AddUnitPieces(d.pieces)
-		q += 2 + l
-	}
-	return nil
+// rebuildFUA writes the NAL header over the FU header of a first FU-A
+// fragment (at first, behind the FU indicator): the indicator's F and NRI
+// bits with the FU header's type.
+func rebuildFUA(p rtp.Parts, first int) {
+	p.Set(first, p.At(first-1)&0xe0|p.At(first)&0x1f)
 }
 
-// fuA takes one FU-A fragment whose payload is [hdrLen, end).
-func (d *Depacketizer) fuA(p rtp.Parts, hdrLen, end int, ts uint32) error {
-	if end-hdrLen < 3 {
-		d.fail(ts)
-		return d.reject(p, fmt.Errorf("FU-A of %d bytes: %w", end-hdrLen, rtp.ErrMalformed))
-	}
-	ind, fu := p.At(hdrLen), p.At(hdrLen+1)
-	start, last := fu&0x80 != 0, fu&0x40 != 0
-	switch {
-	case start:
-		if d.inFU { // the previous NAL never ended
-			d.fail(ts)
-			p.FreeAll(d.alloc)
-			return nil
-		}
-		if err := d.asm.Check(end-hdrLen-1, p.Pieces(hdrLen+1, end), 1); err != nil {
-			d.fail(ts)
-			return d.reject(p, err)
-		}
-		p.Set(hdrLen+1, ind&0xe0|fu&0x1f) // the NAL header, rebuilt in place
-		d.free(p, 0, hdrLen+1)
-		d.free(p, end, p.Len())
-		d.pieces = p.Sub(d.pieces[:0], hdrLen+1, end)
-		d.asm.AddUnitPieces(d.pieces)
-		d.inFU = !last
-	case !d.inFU: // a fragment (or an end) without its start
-		d.fail(ts)
-		p.FreeAll(d.alloc)
-	default:
-		if err := d.asm.Check(end-hdrLen-2, p.Pieces(hdrLen+2, end), 0); err != nil {
-			d.fail(ts)
-			return d.reject(p, err)
-		}
-		d.free(p, 0, hdrLen+2)
-		d.free(p, end, p.Len())
-		d.pieces = p.Sub(d.pieces[:0], hdrLen+2, end)
-		d.asm.ExtendUnitPieces(d.pieces)
-		d.inFU = !last
-	}
-	return nil
-}
-
-// flush ends the open access unit: emits it, or drops it when broken or
-// while waiting for a keyframe.
-func (d *Depacketizer) flush(emit func(*rtp.AccessUnit) error) error {
-	d.has = false
-	if d.inFU {
-		d.inFU = false
-		d.asm.Drop()
-		d.stats.Dropped++
-		d.waitKey = true
-		return nil
-	}
-	if d.asm.Empty() {
-		return nil
-	}
-	au := d.asm.AccessUnit()
+// Scan reports whether au is a keyframe, and learns the reorder depth
+// from an in-band SPS unless it was fixed (rtp.NALCodec).
+func (c *nalCodec) Scan(b *rtp.AUBuilder, au *rtp.AccessUnit) bool {
 	key := false
 	for _, u := range au.Units {
 		switch codec.H264Type(codec.ByteAt(&au.Payload, u.Off)) {
 		case codec.H264IDR:
 			key = true
 		case codec.H264SPS:
-			d.learnSPS(&au.Payload, u)
+			if !c.depthFixed {
+				b.LearnSPS(&au.Payload, u, MaxSPSSize, reorderDepth)
+			}
 		}
 	}
-	if d.waitKey && !key {
-		d.asm.Drop()
-		d.stats.Skipped++
-		return nil
-	}
-	d.waitKey = false
-	pts, dts, ok := d.dts.Next(d.clock.Peek(d.ts))
-	if !ok {
-		d.asm.Drop()
-		d.stats.Dropped++
-		return nil
-	}
-	au.PTS, au.DTS, au.Keyframe = pts, dts, key
-	d.stats.AccessUnits++
-	return d.asm.Emit(emit)
+	return key
 }
 
-// learnSPS parses an in-band SPS that differs from the last one, for the
-// reorder depth. The SPS is control data: it is copied (and counted) only
-// when it changed.
-func (d *Depacketizer) learnSPS(m *gomem.Memory, u codec.Span) {
-	if d.depthFixed || limit.Check("MaxSPSSize", int64(u.Len), MaxSPSSize) != nil || spanEqual(m, u, d.sps) {
-		return
+// reorderDepth parses an SPS for its reorder depth (for AUBuilder.LearnSPS).
+func reorderDepth(sps []byte) (int, error) {
+	s, err := codec.ParseH264SPS(sps)
+	if err != nil {
+		return 0, err
 	}
-	d.sps = codec.AppendSpanBytes(d.sps[:0], m, u)
-	d.stats.CopiedBytes += int64(u.Len)
-	if s, err := codec.ParseH264SPS(d.sps); err == nil {
-		d.dts.SetDepth(s.ReorderDepth())
-	}
+	return s.ReorderDepth(), nil
 }

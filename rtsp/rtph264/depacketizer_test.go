@@ -1,16 +1,11 @@
 package rtph264
 
 import (
-	"errors"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/zcingest/zerocopy/pool"
-	"github.com/zcingest/zerocopy/rtsp/rtp"
+	"github.com/zcingest/zerocopy/rtsp/internal/rtptest"
 )
-
-func timeDur(v int64) time.Duration { return time.Duration(v) }
 
 var (
 	idr    = []byte{0x65, 0x88, 0x84, 1, 2, 3}
@@ -107,108 +102,21 @@ func depCases() []depCase {
 func TestDepacketize(t *testing.T) {
 	for _, c := range depCases() {
 		t.Run(c.name, func(t *testing.T) {
-			a := pool.NewAllocator(1 << 16)
-			defer pool.Recycle(a)
-			d, err := NewDepacketizer(a, 90000, WithReorderDepth(0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			col := &collector{t: t, a: a}
-			var malformed int64
-			for _, p := range c.pkts {
-				if err := col.push(d, p.bytes()); err != nil {
-					if !errors.Is(err, rtp.ErrMalformed) {
-						t.Fatalf("push: %v", err)
-					}
-					malformed++
-				}
-			}
-			d.Close()
-			if !pool.Balanced(a) {
-				t.Fatalf("allocator not balanced: %d in use", pool.InUse(a))
-			}
-			if len(col.aus) != len(c.want) {
-				t.Fatalf("emitted %d AUs, want %d: %+v", len(col.aus), len(c.want), col.aus)
-			}
-			for i, au := range col.aus {
-				if !equalUnits(au.units, c.want[i]) || au.key != c.keys[i] {
-					t.Fatalf("AU %d: %x key %v, want %x key %v", i, au.units, au.key, c.want[i], c.keys[i])
-				}
-				if au.dts > au.pts || (i > 0 && au.dts <= col.aus[i-1].dts) {
-					t.Fatalf("AU %d: dts %d pts %d", i, au.dts, au.pts)
-				}
-			}
-			s := d.Stats()
-			if s.Dropped != c.dropped || s.Skipped != c.skipped || s.Malformed != c.bad || malformed != c.bad || s.Lost != c.lost {
-				t.Fatalf("stats %+v (errors %d), want dropped %d skipped %d malformed %d lost %d", s, malformed, c.dropped, c.skipped, c.bad, c.lost)
-			}
-			if s.Packets != int64(len(c.pkts)) || s.AccessUnits != int64(len(c.want)) {
-				t.Fatalf("stats %+v", s)
-			}
+			rtptest.CheckVideo(t, newDep(WithReorderDepth(0)), rtptest.VideoCase{Pkts: rtptest.Packets(c.pkts), Want: c.want, Keys: c.keys,
+				Dropped: c.dropped, Skipped: c.skipped, Bad: c.bad, Lost: c.lost})
 		})
 	}
 }
 
 func TestTimestampWrapPTS(t *testing.T) {
-	a := pool.NewAllocator(1 << 16)
-	defer pool.Recycle(a)
-	d, _ := NewDepacketizer(a, 90000, WithReorderDepth(0))
-	col := &collector{t: t, a: a}
-	ts := uint32(0xffffffff - 2999)
-	for i := range 4 {
-		col.push(d, pk{uint16(i), ts + uint32(i)*3000, true, idr}.bytes())
-	}
-	d.Close()
-	for i, au := range col.aus {
-		if want := int64(i) * int64(time.Second) / 30; au.pts != want {
-			t.Fatalf("AU %d pts %v want %v", i, time.Duration(au.pts), time.Duration(want))
-		}
-	}
-	if !pool.Balanced(a) {
-		t.Fatal("not balanced")
-	}
+	rtptest.TimestampWrapPTS(t, newDep(WithReorderDepth(0)), idr)
 }
 
 func TestAccessUnitLimit(t *testing.T) {
-	a := pool.NewAllocator(1 << 20)
-	defer pool.Recycle(a)
-	d, _ := NewDepacketizer(a, 90000)
-	col := &collector{t: t, a: a}
-	frag := make([]byte, 1400)
-	frag[0], frag[1] = 0x7c, 0x85
-	var err error
-	for i := 0; err == nil && i < rtp.MaxAccessUnitSize/1398+2; i++ {
-		err = col.push(d, pk{uint16(i), 0, false, frag}.bytes())
-		frag[1] = 0x05
-	}
-	if !errors.Is(err, rtp.ErrMalformed) {
-		t.Fatalf("err = %v", err)
-	}
-	d.Close()
-	if !pool.Balanced(a) || d.Stats().Dropped != 1 {
-		t.Fatalf("balanced %v stats %+v", pool.Balanced(a), d.Stats())
-	}
+	rtptest.AccessUnitLimit(t, newDep(), []byte{0x7c, 0x85}, []byte{0x7c, 0x05})
 }
 
-func TestEmitErrorReturned(t *testing.T) {
-	a := pool.NewAllocator(1 << 16)
-	defer pool.Recycle(a)
-	d, _ := NewDepacketizer(a, 90000)
-	boom := fmt.Errorf("boom")
-	err := d.Push(malloc(a, pk{1, 0, true, idr}.bytes()), func(*rtp.AccessUnit) error { return boom })
-	if err != boom {
-		t.Fatalf("err = %v", err)
-	}
-	// a timestamp-change flush whose emit fails frees the new packet too
-	d.Push(malloc(a, pk{2, 3000, false, idr}.bytes()), nil)
-	if err := d.Push(malloc(a, pk{3, 6000, false, idr}.bytes()), func(*rtp.AccessUnit) error { return boom }); err != boom {
-		t.Fatalf("err = %v", err)
-	}
-	d.Close()
-	if !pool.Balanced(a) {
-		t.Fatalf("not balanced: %d", pool.InUse(a))
-	}
-}
+func TestEmitErrorReturned(t *testing.T) { rtptest.EmitErrorReturned(t, newDep(), idr) }
 
 func TestOptions(t *testing.T) {
 	a := pool.NewAllocator(1 << 12)
@@ -220,8 +128,8 @@ func TestOptions(t *testing.T) {
 		t.Fatal("clock rate 0 accepted")
 	}
 	d, err := NewDepacketizer(a, 90000, WithSPS(sps))
-	if err != nil || d.dts.Depth() != 0 {
-		t.Fatalf("baseline SPS: %v depth %d", err, d.dts.Depth())
+	if err != nil || d.ReorderDepth() != 0 {
+		t.Fatalf("baseline SPS: %v depth %d", err, d.ReorderDepth())
 	}
 	if _, err := NewDepacketizer(a, 90000, WithSPS([]byte{0x67, 1})); err == nil {
 		t.Fatal("bad SPS accepted")

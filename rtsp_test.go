@@ -307,7 +307,16 @@ func TestRTSPGStreamerPlay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pushDone := make(chan error, 1)
-	go func() { pushDone <- push(ctx, clip, "rtmp://"+ts.rtmp+"/live/g") }()
+	// The clip three times over (6 s): the pipeline ends only once both
+	// sinks have 20 buffers, and a stream that ended first (GStreamer
+	// joining late on a loaded machine) would leave it waiting.
+	go func() {
+		out, err := ffmpeg(ctx, "-re", "-stream_loop", "2", "-i", clip, "-c", "copy", "-f", "flv", "rtmp://"+ts.rtmp+"/live/g").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("ffmpeg push: %v: %s", err, out)
+		}
+		pushDone <- err
+	}()
 	rtWaitStream(t, ts, "live/g")
 	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "rtspsrc", "name=src", "location=rtsp://"+ts.rtsp+"/live/g", "protocols=tcp",
 		"src.", "!", "application/x-rtp,media=video", "!", "rtph264depay", "!", "h264parse", "!", "video/x-h264,stream-format=byte-stream", "!",

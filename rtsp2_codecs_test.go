@@ -75,14 +75,17 @@ func TestRTSP2H265RecordAndPlay(t *testing.T) {
 			if err := wait(); err != nil {
 				t.Fatal(err)
 			}
-			rt2SamePackets(t, out, "0:v", rt2HEVCCanonical(t, clip, false), rt2HEVCCanonical(t, out, true), 0.5)
+			sameCanonicalRun(t, out, "0:v", rt2HEVCCanonical(t, clip, false), rt2HEVCCanonical(t, out, true), 0.5)
 			rtSameUnits(t, clip, out, "0:a", false, true, 0.5)
 		})
 	}
 }
 
-// rt2SamePackets is rtSameUnits over precomputed canonical packets.
-func rt2SamePackets(t *testing.T, got, spec string, want, have []testclip.Packet, minFrac float64) {
+// sameCanonicalRun checks that have (got's canonical packets of spec) is a
+// contiguous run of want (the source's) from some packet on: every access
+// unit identical and in order, none missing in between, DTS monotonic, and
+// covering at least minFrac of the source.
+func sameCanonicalRun(t *testing.T, got, spec string, want, have []testclip.Packet, minFrac float64) {
 	t.Helper()
 	if len(have) == 0 {
 		t.Fatalf("%s %s: no packets", got, spec)
@@ -111,7 +114,7 @@ func rt2SamePackets(t *testing.T, got, spec string, want, have []testclip.Packet
 	if frac := float64(len(have)) / float64(len(want)); frac < minFrac {
 		t.Fatalf("%s %s: %d of %d packets (from %d)", got, spec, len(have), len(want), start)
 	}
-	t.Logf("%s %s: %d packets identical to the source's %d..%d", filepath.Base(got), spec, len(have), start, start+len(have)-1)
+	t.Logf("%s %s: %d access units identical to the source's %d..%d", filepath.Base(got), spec, len(have), start, start+len(have)-1)
 }
 
 // TestRTSP2BFrames: an H.264 clip with B-frames (-bf 2; RTP carries only

@@ -19,7 +19,8 @@
 #                      and late (40 s to end-5 s) windows instead of the steady one
 #   MODES=paced,unpaced
 #   SERVERS=           default: every server of each protocol (floor,
-#                      floor-retain, gortmplib, gortmplib-gop, gortsplib, gosrt, ours)
+#                      floor-retain, gortmplib, gortmplib-gop, gortsplib, gosrt,
+#                      gosrt-retain, ours)
 #   OUT=docs/bench-ingest.md
 #   STRICT=1           exit 3 when a paced row of ours misses a target
 #   QUICK=1            smoke mode: N=1, 3 s windows, 1 s warm-up, paced, a

@@ -257,7 +257,7 @@ func (rep *Report) Markdown() string {
 	} else {
 		fmt.Fprintf(&b, "- per row: all N pushers publishing, %v warm-up, forced GC, then a %v steady window; pushers are killed only after the window\n", o.Warmup, o.Window)
 	}
-	fmt.Fprintf(&b, "- retaining floor and gortmplib-gop keep %v or %d MiB per stream (our ring's defaults); the retaining floor reads into %d KiB blocks\n",
+	fmt.Fprintf(&b, "- retaining floor, gortmplib-gop and gosrt-retain keep %v or %d MiB per stream (our ring's defaults); the retaining floor reads into %d KiB blocks\n",
 		o.RetainDuration, o.RetainBytes>>20, o.RetainBlock>>10)
 	b.WriteString(rep.Table())
 	b.WriteString(`
@@ -268,7 +268,7 @@ How to read it:
 - MB ingested = socket bytes the server read: ours from the hub totals (cross-checked against ` + "`zerocopy_socket_bytes_read_total`" + ` on /metrics; SRT's are published once a second), peers through a counting net.Conn / PacketConn under the library (gosrt: packet payloads), floors as the sum of their reads.
 - floor = the same pushers into a server that does the protocol setup before the window (RTMP with gortmplib, RTSP by hand: OPTIONS/ANNOUNCE/SETUP/RECORD) and then only reads each socket (UDP: the shared sockets) into one reused 64 KiB buffer. SRT's floor gets the same MPEG-TS datagrams over plain UDP (SRT's handshake and ACKs need a real SRT peer). ÷ floor = CPU-s/GB ÷ the floor's for the same protocol, transport, clip, N, mode and window.
 - retaining floor = the floor reading into a ring of blocks it keeps as long as our ring keeps frames (same bound) and releases in order, reusing the most recently released block: the memory cost any GOP-caching server pays.
-- gortmplib = gortmplib v1.0.1 ServerConn + Reader, a per-message read deadline, every H.264 access unit and AAC frame delivered to a callback that counts it; gortmplib-gop also keeps them (no copy) for the same duration/bytes. gortsplib = gortsplib v5.6.4 Server, RECORD accepted, every packet depacketized into access units and discarded. gosrt = gosrt v0.11.0 listener, ReadPacket + Decommission.
+- gortmplib = gortmplib v1.0.1 ServerConn + Reader, a per-message read deadline, every H.264 access unit and AAC frame delivered to a callback that counts it; gortmplib-gop also keeps them (no copy) for the same duration/bytes. gortsplib = gortsplib v5.6.4 Server, RECORD accepted, every packet depacketized into access units and discarded. gosrt = gosrt v0.11.0 listener, ReadPacket + Decommission; gosrt-retain keeps each packet as long as our ring keeps frames (same bound) before Decommission.
 - bytes copied = user-space copies on the ingest path. Ours counts control-path copies only; media payloads are not copied by construction. The peers copy every byte at least once, which they do not report (n/a).
 - unpaced rows (no -re) show a throughput ceiling on this machine; the pushers compete with the server for the same cores.
 `)

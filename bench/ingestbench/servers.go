@@ -31,6 +31,7 @@ const (
 	ServerGortmplibGOP = "gortmplib-gop" // RTMP peer keeping its frames as long as our ring does
 	ServerGortsplib    = "gortsplib"     // RTSP peer
 	ServerGosrt        = "gosrt"         // SRT peer
+	ServerGosrtRetain  = "gosrt-retain"  // SRT peer keeping its packets as long as our ring keeps frames
 	ServerOurs         = "ours"
 )
 
@@ -45,7 +46,7 @@ const (
 var ProtocolServers = map[string][]string{
 	ProtoRTMP: {ServerFloor, ServerFloorRetain, ServerGortmplib, ServerGortmplibGOP, ServerOurs},
 	ProtoRTSP: {ServerFloor, ServerFloorRetain, ServerGortsplib, ServerOurs},
-	ProtoSRT:  {ServerFloor, ServerFloorRetain, ServerGosrt, ServerOurs},
+	ProtoSRT:  {ServerFloor, ServerFloorRetain, ServerGosrt, ServerGosrtRetain, ServerOurs},
 }
 
 // setupTimeout bounds the protocol setup (handshake to publish) of the
@@ -112,7 +113,9 @@ func startTarget(rt rowTarget, o Options) (target, error) {
 		case ServerOurs:
 			return startOurs(o.Logger, rt, o.OursEnv)
 		case ServerGosrt:
-			return startGosrt()
+			return startGosrt(nil)
+		case ServerGosrtRetain:
+			return startGosrt(&ret)
 		case ServerFloor:
 			return startUDPFloor(nil, rt.n)
 		case ServerFloorRetain:

@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	srt "github.com/datarhei/gosrt"
+	"github.com/datarhei/gosrt/packet"
 )
 
 // ---- gosrt: the plain gosrt listener ----
@@ -17,8 +19,12 @@ import (
 // gosrtTarget is gosrt's listener with the library's defaults: it accepts
 // every publish:… caller and reads each connection with ReadPacket,
 // counting the payload bytes (what ours counts) and handing every packet
-// back with Decommission.
+// back with Decommission. With ret (gosrt-retain) it keeps each packet
+// as long as our ring keeps frames before handing it back, so gosrt's
+// payload pool cannot recycle it sooner than ours can: the cost any
+// server pays that caches a GOP in gosrt's own packets.
 type gosrtTarget struct {
+	ret     *retention
 	ln      srt.Listener
 	bytes   atomic.Int64
 	pub     atomic.Int64
@@ -31,12 +37,12 @@ type gosrtTarget struct {
 	wg     sync.WaitGroup
 }
 
-func startGosrt() (*gosrtTarget, error) {
+func startGosrt(ret *retention) (*gosrtTarget, error) {
 	ln, err := srt.Listen("srt", "127.0.0.1:0", srt.DefaultConfig())
 	if err != nil {
 		return nil, fmt.Errorf("gosrt: %w", err)
 	}
-	t := &gosrtTarget{ln: ln, conns: map[srt.Conn]struct{}{}}
+	t := &gosrtTarget{ret: ret, ln: ln, conns: map[srt.Conn]struct{}{}}
 	t.wg.Add(1)
 	go t.accept()
 	return t, nil
@@ -82,14 +88,68 @@ func (t *gosrtTarget) accept() {
 func (t *gosrtTarget) read(conn srt.Conn) error {
 	t.pub.Add(1)
 	defer t.pub.Add(-1)
+	var kept *packetFIFO
+	if t.ret != nil {
+		kept = &packetFIFO{ret: *t.ret}
+		defer kept.releaseAll()
+	}
 	for {
 		p, err := conn.ReadPacket()
 		if err != nil {
 			return err
 		}
 		t.bytes.Add(int64(p.Len()))
-		p.Decommission()
+		if kept == nil {
+			p.Decommission()
+			continue
+		}
+		kept.keep(p)
 	}
+}
+
+// packetFIFO holds one connection's gosrt packets, oldest first, and
+// decommissions a packet once it is older than maxAge or the FIFO holds
+// more than maxBytes (our ring's bounds). One goroutine only.
+type packetFIFO struct {
+	ret     retention
+	packets []keptPacket
+	head    int
+	held    int
+}
+
+type keptPacket struct {
+	p   packet.Packet
+	at  time.Time
+	len int
+}
+
+func (f *packetFIFO) keep(p packet.Packet) {
+	now := time.Now()
+	f.packets = append(f.packets, keptPacket{p: p, at: now, len: int(p.Len())})
+	f.held += int(p.Len())
+	for f.head < len(f.packets)-1 {
+		k := &f.packets[f.head]
+		if now.Sub(k.at) <= f.ret.maxAge && f.held <= f.ret.maxBytes {
+			break
+		}
+		f.held -= k.len
+		k.p.Decommission()
+		*k = keptPacket{}
+		f.head++
+	}
+	if f.head > 1024 && f.head*2 > len(f.packets) {
+		n := copy(f.packets, f.packets[f.head:])
+		clear(f.packets[n:])
+		f.packets = f.packets[:n]
+		f.head = 0
+	}
+}
+
+func (f *packetFIFO) releaseAll() {
+	for i := f.head; i < len(f.packets); i++ {
+		f.packets[i].p.Decommission()
+	}
+	f.packets, f.head, f.held = nil, 0, 0
 }
 
 func (t *gosrtTarget) pushOutput(i int) []string  { return srtOutput(t.ln.Addr().String(), i) }

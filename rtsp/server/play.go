@@ -234,13 +234,24 @@ func (p *player) senderReports() {
 	}
 }
 
-// senderReport sends track i's SR: the RTP timestamp of its last frame and
-// that frame's time on the stream clock (see player.t0).
+// gridStamper is a packetizer whose timestamps run on its own sample clock
+// rather than each frame's PTS (rtpaac): Slip is how far the last packet's
+// timestamp lies from its frame's PTS.
+type gridStamper interface{ Slip() time.Duration }
+
+// senderReport sends track i's SR: the RTP timestamp of its last packet and
+// that timestamp's time on the stream clock (see player.t0): the frame's
+// PTS, moved by the packetizer's slip where it stamps on a sample grid, so
+// the audio and video reports map RTP time to one wall clock exactly.
 func (p *player) senderReport(i int) {
 	c := p.c
 	sc := &p.sent[i]
 	sc.reported = true
-	ntp := rtp.NTPTime(p.t0.Add(sc.lastPTS - p.pts0))
+	at := sc.lastPTS
+	if g, ok := p.pk[i].(gridStamper); ok {
+		at += g.Slip()
+	}
+	ntp := rtp.NTPTime(p.t0.Add(at - p.pts0))
 	p.rtcp = rtp.AppendSenderReport(p.rtcp[:0], c.setup[i].ssrc, rtp.SenderInfo{NTPTime: ntp, RTPTime: sc.lastTS, PacketCount: sc.packets, OctetCount: sc.octets}, nil)
 	p.rtcp = rtp.AppendSourceDesc(p.rtcp, c.setup[i].ssrc, "zerocopy")
 	if c.udpMode {

@@ -42,7 +42,7 @@ type QUICConfig struct {
 	WriteTimeout     time.Duration `default:"10s" min:"100ms" max:"1h" desc:"cut a child that cannot take a pull's data for this long"`
 	ReadTimeout      time.Duration `default:"15s" min:"1s" max:"1h" desc:"end a pull whose parent sends nothing for this long"`
 	// As zerocopy.rtmp.allocatorsize: the ring's frames live in it.
-	AllocatorSize int `default:"8388608" min:"65536" max:"67108864" desc:"arena a pull's allocator grows to when it publishes"`
+	AllocatorSize int `default:"65536" min:"65536" max:"67108864" desc:"arenas reserved for a pull when it publishes; they grow with the ring anyway"`
 }
 
 // apiServer is what a host offers to answer its parent's relayed HTTP

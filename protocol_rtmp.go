@@ -38,7 +38,7 @@ type RTMPConfig struct {
 	MaxChunkStreams int `default:"64" min:"1" max:"65598" desc:"chunk stream ids one connection may use"`
 	// Below 64 KiB the arena is smaller than a connection starts with;
 	// above 64 MiB (16 of gomem's largest arenas) a ring is misconfigured.
-	AllocatorSize int `default:"8388608" min:"65536" max:"67108864" desc:"arena a publishing connection's allocator grows to; must hold the ring's frames or gomem keeps growing it"`
+	AllocatorSize int `default:"65536" min:"65536" max:"67108864" desc:"arenas reserved when a connection publishes; they grow with the ring anyway (pinned, never dropped), so a larger value only makes them up front"`
 	// Caps the host enforces on the listener; 0 means no cap. A million is
 	// beyond any file descriptor limit.
 	MaxConnections      int `default:"1024" min:"0" max:"1048576" desc:"open RTMP connections (0: no cap)"`

@@ -30,7 +30,7 @@ type RTSPConfig struct {
 	SetupTimeout   time.Duration `default:"10s" min:"0s" max:"5m" desc:"fixed time from accept until RECORD or PLAY"`
 	// Below 64 KiB the arena is smaller than a connection starts with;
 	// above 64 MiB a ring is misconfigured.
-	AllocatorSize int `default:"8388608" min:"65536" max:"67108864" desc:"arena a TCP publisher's allocator grows to at RECORD"`
+	AllocatorSize int `default:"65536" min:"65536" max:"67108864" desc:"arenas reserved for a TCP publisher at RECORD; they grow with the ring anyway"`
 	// Caps the host enforces on the listener; 0 means no cap.
 	MaxConnections      int `default:"1024" min:"0" max:"1048576" desc:"open RTSP connections (0: no cap)"`
 	MaxConnectionsPerIP int `default:"256" min:"0" max:"1048576" desc:"open RTSP connections from one IP address (0: no cap)"`

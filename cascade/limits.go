@@ -36,9 +36,10 @@ const (
 	// once: each holds a connection and its pulls.
 	DefaultMaxChildren = 64
 
-	// DefaultAllocatorSize is the arena a pull's allocator grows to once it
-	// publishes (as RTMP's publishers): the ring's frames live in it.
-	DefaultAllocatorSize = 8 << 20
+	// DefaultAllocatorSize is what a pull's arenas are reserved to once it
+	// publishes: nothing more by default, since arenas grow with the ring's
+	// working set and stay pinned (pool/arena.go), as RTMP's publishers.
+	DefaultAllocatorSize = InitialAllocatorSize
 
 	// InitialAllocatorSize is a pull's first arena: until the FLV header
 	// arrives it needs only the reader's blocks.

@@ -19,29 +19,42 @@ import (
 // Allocator is the gomem allocator type every connection owns.
 type Allocator = gomem.ScalableMemoryAllocator
 
-// NewAllocator returns a fresh allocator whose first arena has size bytes.
-// Blocks taken from it with MallocBlock return to gomem only whole (see
-// block.go).
+// NewAllocator returns a fresh allocator whose first arena has size bytes,
+// rounded up to whole granules (block.go: Granule) so that gomem only ever
+// holds granule-sized free space. Every range Malloc'd from it returns to
+// gomem only with the rest of its granules (see block.go).
 func NewAllocator(size int) *Allocator {
-	a := gomem.NewScalableMemoryAllocator(size)
+	a := gomem.NewScalableMemoryAllocator(roundGranule(max(size, 1)))
 	trackNew(a)
 	tables.Store(a, &blockTable{})
-	pinArenas(a)
 	return a
 }
 
 // Malloc returns n bytes owned by the caller until they are passed to Free.
 // The slice's capacity is clipped to n, so appending to it can never scribble
-// over a neighbouring allocation.
+// over a neighbouring allocation. For an allocator made by NewAllocator the
+// bytes are carved from whole granules (block.go), which the caller may free
+// in pieces of any size.
 func Malloc(a *Allocator, n int) []byte {
+	var b []byte
+	if t := tableOf(a); t != nil && n > 0 && n <= gomem.MaxBlockSize {
+		b = t.malloc(a, n)
+	} else {
+		b = gomemMalloc(a, n)
+	}
+	trackMalloc(a, b)
+	return b
+}
+
+// gomemMalloc takes n bytes straight from gomem, pinning any arena gomem
+// adds for them (arena.go).
+func gomemMalloc(a *Allocator, n int) []byte {
 	arenas := len(a.GetChildren())
 	b := a.Malloc(n)
 	if len(a.GetChildren()) > arenas {
 		pinArenas(a)
 	}
-	b = b[:n:n]
-	trackMalloc(a, b)
-	return b
+	return b[:n:n]
 }
 
 // Free returns b to a. b may be any sub-range of memory Malloc'd from a that

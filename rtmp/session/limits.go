@@ -37,19 +37,17 @@ const (
 	// take data is cut rather than holding frames.
 	DefaultWriteTimeout = 10 * time.Second
 
-	// DefaultAllocatorSize is the arena a connection's allocator grows to
-	// when it starts publishing (it starts at InitialAllocatorSize): the
-	// reader's blocks plus the hub's default ring (12 s) at up to about
-	// 5 Mbit/s, in two pinned 4 MiB arenas. With 4 MiB, a 12 s ring of a
-	// 4 Mbit/s stream (about 6 MB) overflowed it and gomem made and
-	// dropped 4 MiB arenas (measured by the QUIC benchmark). The pinned
-	// gomem grows by adding arenas of doubling size, made with `make` (not
-	// pooled above 16 KiB), and drops an extra arena whenever it empties,
-	// so a connection whose working set crosses its arenas' size keeps
-	// allocating megabytes: measured 1.16 allocated bytes per ingested byte
-	// with a 1 MiB arena and 2 Mbit/s pushers. 4 MiB is gomem's largest
-	// arena; pages are touched only as used. See session.growArena.
-	DefaultAllocatorSize = 8 << 20
+	// DefaultAllocatorSize is what a connection's arenas are reserved to
+	// when it starts publishing (it starts at InitialAllocatorSize): by
+	// default nothing more. Arenas grow with the ring's working set and are
+	// pinned, so they are made once and never dropped (pool/arena.go), and
+	// pool hands gomem whole granules only, so its search finds any free
+	// granule (pool/block.go). The old 8 MiB reservation cost every
+	// publisher 8.4 MB of allocations whatever its bitrate (about 4 MB at
+	// 2 Mbit/s are enough) and did not stop the misses that made a
+	// 4.7 Mbit/s publisher hold about 2x its ring (issue 12). A larger
+	// value only makes the arenas up front. See session.growArena.
+	DefaultAllocatorSize = InitialAllocatorSize
 
 	// OutChunkSize is the chunk size the server announces and writes with.
 	OutChunkSize = 4096

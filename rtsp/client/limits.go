@@ -48,10 +48,10 @@ const (
 	// check the read timeout.
 	UDPTick = 100 * time.Millisecond
 
-	// DefaultAllocatorSize is a pull's arena: the control connection's
-	// blocks plus the frames its stream's ring holds (pages are touched
-	// only as used).
-	DefaultAllocatorSize = 8 << 20
+	// DefaultAllocatorSize is a pull's first arena: the control
+	// connection's blocks. The frames its stream's ring holds grow it
+	// (arenas are added and pinned as the ring fills, pool/arena.go).
+	DefaultAllocatorSize = 64 << 10
 
 	// RTCPBufferSize is the heap buffer the RTCP and control readers of a
 	// UDP session read (and discard) into: control data, never media.

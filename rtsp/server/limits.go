@@ -61,9 +61,11 @@ const (
 	// at RECORD, as RTMP does at publish.
 	InitialAllocatorSize = 64 << 10
 
-	// DefaultAllocatorSize is what a TCP publisher's allocator grows to:
-	// its reader's blocks plus the frames its stream's ring holds.
-	DefaultAllocatorSize = 8 << 20
+	// DefaultAllocatorSize is what a TCP publisher's arenas are reserved
+	// to at RECORD: nothing more by default, since arenas grow with the
+	// ring's working set and stay pinned (pool/arena.go); a fixed 8 MiB
+	// cost every publisher 8.4 MB of allocation whatever its bitrate.
+	DefaultAllocatorSize = InitialAllocatorSize
 
 	// UDPAllocatorSize is the shared UDP reader's arena: it holds the
 	// frames of every UDP publisher's ring, so it is large; pages are

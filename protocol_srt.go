@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/mpegts"
 	"github.com/zcingest/zerocopy/srt"
 )
@@ -70,6 +71,11 @@ func (p *ZeroCopy) startSRT() error {
 		return err
 	}
 	log.Info("listening", "listener", "srt", "udp", addr.String())
+	// gosrt binds its own socket, so the host's listener list lacks it
+	// unless it is told.
+	if a, ok := p.svc.(host.EndpointAdvertiser); ok {
+		a.AdvertiseEndpoint(host.Endpoint{Name: "srt", Addr: addr, Title: "SRT", Container: "mpegts", URL: srt.URL})
+	}
 	p.srt = srv
 	srv.StartPulls()
 	return nil

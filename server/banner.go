@@ -32,19 +32,44 @@ var testSourceArgs = []string{
 // source to url: over RTMP for rtmp:// URLs, over RTSP (interleaved TCP)
 // for rtsp:// URLs.
 func TestSourceCommand(url string) string {
-	args := append([]string(nil), testSourceArgs...)
 	if strings.HasPrefix(url, "rtsp://") {
-		args = append(args, "-f", "rtsp", "-rtsp_transport", "tcp", url)
-	} else {
-		args = append(args, "-f", "flv", url)
+		return testSourceCommand(url, "-f", "rtsp", "-rtsp_transport", "tcp")
 	}
+	return testSourceCommand(url, "-f", "flv")
+}
+
+// testSourceCommand is the test source command with output options out
+// before url. A URL with characters a shell treats specially (an SRT
+// query, the key placeholder) is quoted.
+func testSourceCommand(url string, out ...string) string {
+	args := append(append(append([]string(nil), testSourceArgs...), out...), shellQuote(url))
 	return strings.Join(args, " ")
 }
 
-// keyPlaceholder is what shown URLs carry in place of a key the auth hook
+// shellQuote returns s as one shell word: unchanged when every character
+// means itself to a POSIX shell (and to zsh, whose globbing fails a
+// command on an unmatched '?'), else in single quotes.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=@%+,", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// keyQuery is the query shown URLs carry in place of a key the auth hook
 // requires. It is literal text, never the key: the page and the banner
 // cannot see the key, and would not show it if they could.
-const keyPlaceholder = "?key=<key>"
+const keyQuery = "key=<key>"
+
+// keyPlaceholder is keyQuery as it follows a URL's path.
+const keyPlaceholder = "?" + keyQuery
 
 // Banner lists what the server listens on, with ready-to-paste commands:
 // a test source that needs no file, and the URLs to play it.
@@ -64,24 +89,35 @@ func Banner(s *Server) string {
 	fmt.Fprintf(&b, "\nStatus page: http://%s/\n", http)
 
 	ctx := context.Background()
-	rtmp, hasRTMP := addrs["rtmp"]
-	rtsp, hasRTSP := addrs["rtsp"]
-	if hasRTMP || hasRTSP {
-		b.WriteString("\nPublish a test source (test pattern and tone, no file needed):\n")
-		if hasRTMP {
-			fmt.Fprintf(&b, "  %s\n", TestSourceCommand(s.streamURL(ctx, "rtmp", host.ActionPublish, urlHost(rtmp, ""), TestSourcePath, "")))
+	type publish struct{ title, cmd string }
+	var pubs []publish
+	if rtmp, ok := addrs["rtmp"]; ok {
+		pubs = append(pubs, publish{"RTMP", TestSourceCommand(s.streamURL(ctx, "rtmp", host.ActionPublish, urlHost(rtmp, ""), TestSourcePath, ""))})
+	}
+	if rtsp, ok := addrs["rtsp"]; ok {
+		pubs = append(pubs, publish{"RTSP", TestSourceCommand(s.streamURL(ctx, "rtsp", host.ActionPublish, urlHost(rtsp, ""), TestSourcePath, ""))})
+	}
+	for _, e := range s.advertised() {
+		if e.Container != "" {
+			u := s.endpointURL(ctx, e.Name, e.URL, host.ActionPublish, urlHost(e.Addr, ""), TestSourcePath, "")
+			pubs = append(pubs, publish{e.Title, testSourceCommand(u, "-f", e.Container)})
 		}
-		if hasRTSP {
-			b.WriteString("or over RTSP:\n")
-			fmt.Fprintf(&b, "  %s\n", TestSourceCommand(s.streamURL(ctx, "rtsp", host.ActionPublish, urlHost(rtsp, ""), TestSourcePath, "")))
+	}
+	if len(pubs) > 0 {
+		b.WriteString("\nPublish a test source (test pattern and tone, no file needed):\n")
+		for i, p := range pubs {
+			if i > 0 {
+				fmt.Fprintf(&b, "or over %s:\n", p.title)
+			}
+			fmt.Fprintf(&b, "  %s\n", p.cmd)
 		}
 	}
 	b.WriteString("\nPlay:\n")
 	for _, u := range s.playURLs(ctx, TestSourcePath, "", "") {
 		if u.Protocol == "rtsp" {
-			fmt.Fprintf(&b, "  ffplay -rtsp_transport tcp %s\n", u.URL)
+			fmt.Fprintf(&b, "  ffplay -rtsp_transport tcp %s\n", shellQuote(u.URL))
 		} else {
-			fmt.Fprintf(&b, "  ffplay %s\n", u.URL)
+			fmt.Fprintf(&b, "  ffplay %s\n", shellQuote(u.URL))
 		}
 	}
 	if strings.Contains(b.String(), keyPlaceholder) {

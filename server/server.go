@@ -93,6 +93,7 @@ type Server struct {
 	quic      []*quicListener
 	udp       []net.PacketConn
 	demand    []host.OnDemand
+	endpoints map[string]host.Endpoint // advertised by plugins (AdvertiseEndpoint)
 	auth      atomic.Pointer[host.Authorizer]
 	conns     sync.WaitGroup
 	sessions  sync.WaitGroup // HTTP-FLV sessions (hijacked: http.Server.Shutdown does not wait for them)
@@ -125,7 +126,8 @@ func (s *Server) Egress() *EgressStats { return &s.egress }
 // Logger returns the host's logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
 
-// Addrs lists every bound listener by name (http, and each plugin's).
+// Addrs lists every bound listener by name (http, and each plugin's,
+// including those a plugin binds itself and advertises).
 func (s *Server) Addrs() map[string]net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -138,6 +140,9 @@ func (s *Server) Addrs() map[string]net.Addr {
 	}
 	for _, l := range s.quic {
 		out[l.name] = l.addr
+	}
+	for name, e := range s.endpoints {
+		out[name] = e.Addr
 	}
 	return out
 }

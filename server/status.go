@@ -75,8 +75,8 @@ type statusStream struct {
 // playURL is a URL a player can open. It never carries a key: when the
 // auth hook refuses a keyless request it carries keyPlaceholder.
 type playURL struct {
-	Protocol string `json:"protocol"` // httpflv, rtmp, rtsp
-	Name     string `json:"name"`     // HTTP-FLV, RTMP, RTSP
+	Protocol string `json:"protocol"` // httpflv, rtmp, rtsp, or an advertised endpoint's name (srt)
+	Name     string `json:"name"`     // HTTP-FLV, RTMP, RTSP, or the endpoint's title (SRT)
 	URL      string `json:"url"`
 }
 
@@ -135,7 +135,7 @@ func (s *Server) status(ctx context.Context, reqHost, remote string) statusData 
 }
 
 // playURLs lists the URLs that play path: HTTP-FLV always, RTMP and RTSP
-// when their listeners exist.
+// when their listeners exist, and each endpoint a plugin advertised (SRT).
 func (s *Server) playURLs(ctx context.Context, path, reqHost, remote string) []playURL {
 	addrs := s.Addrs()
 	out := []playURL{{Protocol: "httpflv", Name: "HTTP-FLV",
@@ -146,35 +146,52 @@ func (s *Server) playURLs(ctx context.Context, path, reqHost, remote string) []p
 				URL: s.streamURL(ctx, p.protocol, host.ActionPlay, urlHost(a, reqHost), path, remote)})
 		}
 	}
+	for _, e := range s.advertised() {
+		out = append(out, playURL{Protocol: e.Name, Name: e.Title,
+			URL: s.endpointURL(ctx, e.Name, e.URL, host.ActionPlay, urlHost(e.Addr, reqHost), path, remote)})
+	}
 	return out
 }
 
-// streamURL is the URL for action on path over protocol at hostPort. It
-// asks the auth hook whether the request would be allowed without a key
-// (a probe: nothing is counted or logged as a refusal here); when it
-// would not, the URL ends in keyPlaceholder. The key itself is never
-// known here. With an HTTP callback configured, every probe is one
-// callback request (answers are cached for zerocopy.auth.cachettl).
+// streamURL is the URL for action on path over protocol (one the host
+// listens for itself: httpflv, rtmp, rtsp) at hostPort; see endpointURL.
 func (s *Server) streamURL(ctx context.Context, protocol string, action host.Action, hostPort, path, remote string) string {
-	segs := strings.Split(path, "/")
-	for i, seg := range segs {
-		segs[i] = url.PathEscape(seg)
+	build := func(_ host.Action, hostPort, path, query string) string {
+		segs := strings.Split(path, "/")
+		for i, seg := range segs {
+			segs[i] = url.PathEscape(seg)
+		}
+		p := strings.Join(segs, "/")
+		var u string
+		switch protocol {
+		case "httpflv":
+			u = "http://" + hostPort + "/" + p + ".flv"
+		default:
+			u = protocol + "://" + hostPort + "/" + p
+		}
+		if query != "" {
+			u += "?" + query
+		}
+		return u
 	}
-	p := strings.Join(segs, "/")
-	var u string
-	switch protocol {
-	case "httpflv":
-		u = "http://" + hostPort + "/" + p + ".flv"
-	default:
-		u = protocol + "://" + hostPort + "/" + p
-	}
+	return s.endpointURL(ctx, protocol, build, action, hostPort, path, remote)
+}
+
+// endpointURL is the URL build makes for action on path over protocol at
+// hostPort. It asks the auth hook whether the request would be allowed
+// without a key (a probe: nothing is counted or logged as a refusal
+// here); when it would not, the URL carries keyQuery. The key itself is
+// never known here. With an HTTP callback configured, every probe is one
+// callback request (answers are cached for zerocopy.auth.cachettl).
+func (s *Server) endpointURL(ctx context.Context, protocol string, build func(action host.Action, hostPort, path, query string) string, action host.Action, hostPort, path, remote string) string {
 	ctx, cancel := context.WithTimeout(ctx, statusProbeTimeout)
 	defer cancel()
 	req := host.AuthRequest{Action: action, Protocol: protocol, Path: path, Remote: remote}
+	query := ""
 	if err := s.authorizer().Authorize(ctx, req); err != nil {
-		u += keyPlaceholder
+		query = keyQuery
 	}
-	return u
+	return build(action, hostPort, path, query)
 }
 
 // setStatusHeaders: the page is read-only, same-origin only, never cached.

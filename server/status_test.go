@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -234,7 +235,7 @@ func TestStatusRTSPWhenListening(t *testing.T) {
 	if b := server.Banner(h.srv); strings.Contains(b, "rtsp") {
 		t.Fatalf("banner mentions RTSP without a listener:\n%s", b)
 	}
-	h2, err := shStart(t, statusPluginConfig, []string{"ZEROCOPY_RTSP_ENABLE=false"}, rtspStub{})
+	h2, err := shStart(t, statusPluginConfig, []string{"ZEROCOPY_RTSP_ENABLE=false", "ZEROCOPY_SRT_ENABLE=false"}, rtspStub{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,9 +263,71 @@ func TestStatusRTSPWhenListening(t *testing.T) {
 	}
 }
 
+// TestStatusSRTEndpoint: gosrt binds its own socket, which the SRT plugin
+// advertises through the seam: with SRT enabled the banner lists it, shows
+// its publish and play URLs (quoted: '?' is a shell glob), and each
+// stream on the page and in /status.json gets an SRT play URL; with SRT
+// disabled none of that shows.
+func TestStatusSRTEndpoint(t *testing.T) {
+	h := startServer(t, statusPluginConfig)
+	a, ok := h.srv.Addrs()["srt"]
+	if !ok {
+		t.Fatalf("no srt in the listeners: %v", h.srv.Addrs())
+	}
+	srt := a.String()
+	b := server.Banner(h.srv)
+	for _, want := range []string{
+		fmt.Sprintf("  %-6s %s\n", "srt", srt),
+		"or over SRT:\n",
+		" -f mpegts 'srt://" + srt + "?streamid=publish:/live/test'\n",
+		"  ffplay 'srt://" + srt + "?streamid=subscribe:/live/test'\n",
+	} {
+		if !strings.Contains(b, want) {
+			t.Errorf("banner lacks %q:\n%s", want, b)
+		}
+	}
+	stream, err := h.srv.Hub().Publish(context.Background(), host.PublishRequest{Path: "live/s", Protocol: "rtmp", Remote: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close(nil)
+	playURL := "srt://" + srt + "?streamid=subscribe:/live/s"
+	st := getStatus(t, h)
+	if len(st.Streams) != 1 {
+		t.Fatalf("streams: %+v", st.Streams)
+	}
+	var found bool
+	for _, u := range st.Streams[0].Play {
+		found = found || u.Protocol == "srt" && u.Name == "SRT" && u.URL == playURL
+	}
+	if !found {
+		t.Errorf("/status.json play URLs lack %s: %+v", playURL, st.Streams[0].Play)
+	}
+	if _, page := get(t, h.url("/")); !strings.Contains(page, `value="`+playURL+`"`) {
+		t.Errorf("page lacks the SRT play URL %s", playURL)
+	}
+
+	off := startServer(t, statusPluginConfig, "ZEROCOPY_SRT_ENABLE=false")
+	if _, ok := off.srv.Addrs()["srt"]; ok {
+		t.Errorf("srt listed while disabled: %v", off.srv.Addrs())
+	}
+	if b := server.Banner(off.srv); strings.Contains(b, "srt") || strings.Contains(b, "SRT") {
+		t.Errorf("banner mentions SRT while it is disabled:\n%s", b)
+	}
+	stream2, err := off.srv.Hub().Publish(context.Background(), host.PublishRequest{Path: "live/s", Protocol: "rtmp", Remote: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream2.Close(nil)
+	if _, js := get(t, off.url("/status.json")); strings.Contains(js, "srt") {
+		t.Errorf("/status.json shows SRT while it is disabled: %s", js)
+	}
+}
+
 // bannerPublishCommands returns the publish commands the banner shows,
-// one per protocol, as argument lists. The lines must not need a shell:
-// splitting on spaces is then exactly what any shell does with them.
+// one per protocol, as argument lists. The lines need nothing of a shell
+// beyond single quotes around a whole word: splitting on spaces and
+// dropping those quotes is then exactly what any shell does with them.
 func bannerPublishCommands(t *testing.T, banner string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -274,10 +337,16 @@ func bannerPublishCommands(t *testing.T, banner string) map[string][]string {
 		if !strings.HasPrefix(line, "ffmpeg ") {
 			continue
 		}
-		if strings.ContainsAny(line, "'\"\\$`;&|<>(){}*?!#~") {
-			t.Fatalf("banner command needs shell quoting: %s", line)
-		}
 		args := strings.Fields(line)
+		for i, a := range args {
+			// One single-quoted word (an SRT URL's query) means its
+			// contents to every shell; nothing else may need a shell.
+			if len(a) > 2 && a[0] == '\'' && a[len(a)-1] == '\'' && !strings.Contains(a[1:len(a)-1], "'") {
+				args[i] = a[1 : len(a)-1]
+			} else if strings.ContainsAny(a, "'\"\\$`;&|<>(){}*?!#~") {
+				t.Fatalf("banner command needs shell quoting: %s", line)
+			}
+		}
 		url := args[len(args)-1]
 		scheme, _, _ := strings.Cut(url, "://")
 		out[scheme] = args
@@ -302,7 +371,10 @@ func TestStatusBannerTestSource(t *testing.T) {
 	}
 	checkREADME(t, banner, h.srv.Addrs())
 
-	for _, scheme := range []string{"rtsp", "rtmp"} { // RTMP last: the browser looks at it
+	if _, ok := cmds["srt"]; !ok {
+		t.Fatalf("banner has no SRT publish command:\n%s", banner)
+	}
+	for _, scheme := range []string{"rtsp", "srt", "rtmp"} { // RTMP last: the browser looks at it
 		args, ok := cmds[scheme]
 		if !ok {
 			continue

@@ -86,7 +86,7 @@ func (s *Server) runPlay(conn gosrt.Conn, path string, st *ConnStats, log *slog.
 
 func (p *player) loop(ctx context.Context, sub host.Subscriber) error {
 	var mux *mpegts.Muxer
-	next := time.Now().Add(statsInterval)
+	next := time.Now() // report from the first frame: the host lists the player at once
 	for {
 		f, err := sub.Next(ctx)
 		if err != nil {
@@ -111,9 +111,13 @@ func (p *player) loop(ctx context.Context, sub host.Subscriber) error {
 		}
 		if now := time.Now(); now.After(next) {
 			next = now.Add(statsInterval)
+			stats := srtStats(p.conn)
+			if rep, ok := sub.(host.EgressReporter); ok {
+				rep.ReportEgress(host.EgressStats{Protocol: "srt", Remote: p.st.Remote, Extra: stats.PlayExtra()})
+			}
 			// gosrt keeps unacknowledged packets until its drop delay; a
 			// peer that stops acknowledging would grow that buffer.
-			if buf := srtStats(p.conn).SendBufPkts; buf > MaxSendBufferPackets {
+			if buf := stats.SendBufPkts; buf > MaxSendBufferPackets {
 				return fmt.Errorf("player not acknowledging: %d packets unacknowledged (MaxSendBufferPackets %d)", buf, MaxSendBufferPackets)
 			}
 		}

@@ -153,6 +153,23 @@ func (s *Server) Listen() (net.Addr, error) {
 // Totals returns the server-wide counters.
 func (s *Server) Totals() *Totals { return &s.totals }
 
+// URL is the srt:// URL a caller dials at hostPort to publish or play
+// path: the streamid (simple form, see package streamid) travels in the
+// URL's streamid parameter, as ffmpeg and srt-live-transmit take it. A
+// non-empty query (the auth hook's "key=…") follows the streamid's path,
+// where Parse finds it.
+func URL(action host.Action, hostPort, path, query string) string {
+	mode := "subscribe"
+	if action == host.ActionPublish {
+		mode = "publish"
+	}
+	u := "srt://" + hostPort + "?streamid=" + mode + ":/" + path
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
 // errAcceptPanic marks a handshake gosrt's Accept2 panicked on.
 var errAcceptPanic = errors.New("srt: gosrt panicked parsing a handshake")
 

@@ -82,6 +82,18 @@ func (s SRTStats) Extra() map[string]float64 {
 	}
 }
 
+// PlayExtra is the send side of the SRT statistics as named gauges, what
+// matters for a player's connection (its host shows them per player):
+// packets sent, lost and retransmitted, dropped as too late, the RTT and
+// the unacknowledged send buffer.
+func (s SRTStats) PlayExtra() map[string]float64 {
+	return map[string]float64{
+		"srt_pkt_sent": float64(s.PktSent), "srt_pkt_send_loss": float64(s.PktSendLoss),
+		"srt_pkt_send_drop": float64(s.PktSendDrop), "srt_pkt_retrans": float64(s.PktRetrans),
+		"srt_rtt_ms": s.RTTms, "srt_send_buf_ms": float64(s.SendBufMs), "srt_send_buf_pkts": float64(s.SendBufPkts),
+	}
+}
+
 func (st *ConnStats) logAttrs(reason string) []any {
 	return []any{"reason", reason, "role", st.Role, "path", st.Path, "remote", st.Remote,
 		"bytes_read", st.BytesRead, "bytes_sent", st.BytesSent, "egress_bytes_copied", st.EgressBytesCopied,

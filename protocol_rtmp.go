@@ -39,6 +39,14 @@ type RTMPConfig struct {
 	// Below 64 KiB the arena is smaller than a connection starts with;
 	// above 64 MiB (16 of gomem's largest arenas) a ring is misconfigured.
 	AllocatorSize int `default:"65536" min:"65536" max:"67108864" desc:"arenas reserved when a connection publishes; they grow with the ring anyway (pinned, never dropped), so a larger value only makes them up front"`
+	// Read batching (Linux): the kernel wakes a publisher's reader once
+	// this many bytes are queued (SO_RCVLOWAT), lowered to 20 ms of the
+	// stream's own bitrate, instead of once per TCP segment; it halved the
+	// ingest CPU per byte at 32 paced publishers. The price is up to 20 ms
+	// of added latency, and at most ReadLowWaterDelay when the peer stops
+	// filling the mark. 64 KiB is far beyond 20 ms of any stream.
+	ReadLowWater      int           `default:"4096" min:"0" max:"65536" desc:"bytes queued before a publisher's reader wakes (SO_RCVLOWAT, Linux; 20 ms of the stream at most); 0 wakes it for every segment"`
+	ReadLowWaterDelay time.Duration `default:"200ms" min:"10ms" max:"2s" desc:"a publisher silent this long is read at once again (the mark drops to one byte)"`
 	// Caps the host enforces on the listener; 0 means no cap. A million is
 	// beyond any file descriptor limit.
 	MaxConnections      int `default:"1024" min:"0" max:"1048576" desc:"open RTMP connections (0: no cap)"`
@@ -53,12 +61,14 @@ func (p *ZeroCopy) startRTMP() error {
 			MaxMessageLength:   c.MaxMessageLength,
 			MaxChunkStreams:    c.MaxChunkStreams,
 		},
-		HandshakeTimeout: c.HandshakeTimeout,
-		SetupTimeout:     c.SetupTimeout,
-		ReadTimeout:      c.ReadTimeout,
-		WriteTimeout:     c.WriteTimeout,
-		AllocatorSize:    c.AllocatorSize,
-		Auth:             p.auth, // the plugin's one hook (zerocopy.auth, with the deprecated RTMP keys folded in)
+		HandshakeTimeout:  c.HandshakeTimeout,
+		SetupTimeout:      c.SetupTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		AllocatorSize:     c.AllocatorSize,
+		ReadLowWater:      readLowWater(c.ReadLowWater),
+		ReadLowWaterDelay: c.ReadLowWaterDelay,
+		Auth:              p.auth, // the plugin's one hook (zerocopy.auth, with the deprecated RTMP keys folded in)
 	}
 	opts := host.ListenOptions{MaxConnections: c.MaxConnections, MaxConnectionsPerIP: c.MaxConnectionsPerIP}
 	_, err := p.svc.ListenTCP("rtmp", c.ListenAddr, opts, func(conn net.Conn, log *slog.Logger) {
@@ -73,4 +83,13 @@ func (p *ZeroCopy) startRTMP() error {
 			"alloc_malloc", st.AllocMalloc, "alloc_free", st.AllocFree)
 	})
 	return err
+}
+
+// readLowWater maps the config's 0 (off) to the session's negative value
+// (its 0 means the default).
+func readLowWater(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

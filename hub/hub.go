@@ -212,7 +212,12 @@ func (h *Hub) watchdog() {
 		case now := <-tick.C:
 			h.mu.Lock()
 			for _, s := range h.streams {
-				if now.Sub(time.Unix(0, s.lastWrite.Load())) > h.opts.PublishTimeout {
+				// A stream is silent since the first tick that saw its
+				// current frame count (or since it started): never less
+				// than the real silence, at most a tick more.
+				if n := s.framesIn.Load(); n != s.idleFrames {
+					s.idleFrames, s.idleSince = n, now
+				} else if now.Sub(s.idleSince) > h.opts.PublishTimeout {
 					s.cancel(ErrPublishTimeout)
 				}
 			}

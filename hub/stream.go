@@ -2,10 +2,12 @@ package hub
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +49,14 @@ type Stream struct {
 	interval [host.Audio + 1]frameClock
 	overflow gopOverflow // the first GOP overflow, logged once after unlocking
 
-	lastWrite atomic.Int64 // unix nanos of the last frame (or of the publish)
+	// done is ctx.Done(), kept so each publish checks for a cancel with
+	// one non-blocking receive rather than context.Cause, which locks.
+	done <-chan struct{}
+	// The watchdog's own (under hub.mu): the frame count it saw last and
+	// when that count was first seen. A publish only counts its frame
+	// (framesIn), so the per-frame path reads no clock.
+	idleFrames int64
+	idleSince  time.Time
 
 	mu sync.RWMutex
 	// ring holds the frames with sequence numbers [tail, seq) at index
@@ -152,7 +161,8 @@ func newStream(h *Hub, parent context.Context, req host.PublishRequest) *Stream 
 		ring:   make([]*host.Frame, h.opts.RingSize),
 		subs:   map[*Subscriber]struct{}{},
 	}
-	s.lastWrite.Store(time.Now().UnixNano())
+	s.done = ctx.Done()
+	s.idleSince = s.start // a publisher that never sends a frame times out too
 	return s
 }
 
@@ -251,17 +261,26 @@ func (s *Stream) SetMetadata(data []byte) error {
 
 // ReportIngest implements host.IngestReporter.
 func (s *Stream) ReportIngest(st host.IngestStats) {
+	// The totals are shared by every stream of the protocol, so each add
+	// may pull the line from another core: most reports change only the
+	// bytes read, and only what changed is added.
 	t := s.totals
-	t.BytesRead.Add(st.BytesRead - s.ingest.BytesRead)
-	t.BytesCopied.Add(st.BytesCopied - s.ingest.BytesCopied)
-	t.AllocMalloc.Add(st.AllocMalloc - s.ingest.AllocMalloc)
-	t.AllocFree.Add(st.AllocFree - s.ingest.AllocFree)
+	addDelta(&t.BytesRead, st.BytesRead-s.ingest.BytesRead)
+	addDelta(&t.BytesCopied, st.BytesCopied-s.ingest.BytesCopied)
+	addDelta(&t.AllocMalloc, st.AllocMalloc-s.ingest.AllocMalloc)
+	addDelta(&t.AllocFree, st.AllocFree-s.ingest.AllocFree)
 	if st.Extra != nil {
 		m := maps.Clone(st.Extra)
 		s.extra.Store(&m)
 		st.Extra = nil // the caller may reuse its map
 	}
 	s.ingest = st
+}
+
+func addDelta(c *atomic.Int64, d int64) {
+	if d != 0 {
+		c.Add(d)
+	}
 }
 
 // Writer implements host.Publisher.
@@ -303,9 +322,11 @@ func (s *Stream) publish(kind host.Kind) error {
 		return errNoFrame
 	}
 	s.current = nil
-	if err := context.Cause(s.ctx); err != nil {
+	select {
+	case <-s.done:
 		s.frames.Discard(f)
-		return err
+		return context.Cause(s.ctx)
+	default:
 	}
 	f.Kind = kind
 	if s.rebase {
@@ -374,7 +395,6 @@ func (s *Stream) publish(kind host.Kind) error {
 	}
 	c := &s.interval[kind]
 	c.prev, c.last, c.n = c.last, dts, c.n+1
-	s.lastWrite.Store(time.Now().UnixNano())
 	s.bytesIn.Add(size)
 	s.framesIn.Add(1)
 	s.totals.BytesIn.Add(size)
@@ -421,88 +441,19 @@ func (s *Stream) evictLocked(b ringBound) {
 // frame back and frees them. It reports whether the allocator is balanced
 // and may be recycled; when it is not, frames are still held by readers and
 // the caller must abandon the allocator (pool.Abandon), not recycle it.
+// It runs BeginClose's steps (Closing), sleeping between them.
 //
 // With ReconnectWait, subscribers that caught up are then handed to the
 // path's next publisher (or wait for one); their references to this
 // stream's frames are back before they move.
 func (s *Stream) Close(reason error) bool {
-	s.cancel(reason)
-	if s.current != nil {
-		s.frames.Discard(s.current)
-		s.current = nil
-	}
-	s.hub.unpublish(s)
-	free := s.drain()
-	s.hub.finishClose(s)
-	return free
-}
-
-// drain waits for subscribers to catch up, empties the ring and waits for
-// every frame to come back, cutting off the subscribers that hold it up.
-func (s *Stream) drain() bool {
-	deadline := time.Now().Add(s.hub.opts.CloseWait)
-	for time.Now().Before(deadline) && !s.subscribersDone() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	s.mu.Lock()
-	held := make([]*host.Frame, 0, s.seq-s.tail)
-	for ; s.tail < s.seq; s.tail++ {
-		i := s.tail % uint64(len(s.ring))
-		held = append(held, s.ring[i])
-		s.ring[i] = nil
-	}
-	s.ringBytes = 0
-	for sub := range s.subs {
-		if sub.next.Load() < s.seq {
-			// Fell behind: it gets io.EOF, and its writer should give up now.
-			sub.cut = true
-			sub.signalCutLocked()
+	c := s.beginClose(reason)
+	for {
+		if done, free := c.Step(); done {
+			return free
 		}
+		c.wait()
 	}
-	s.wakeLocked()
-	s.mu.Unlock()
-	for _, f := range held {
-		f.Release()
-	}
-	if s.frames == nil {
-		return true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.hub.opts.CloseWait)
-	defer cancel()
-	grace, cancelGrace := context.WithTimeout(ctx, s.hub.opts.CloseWait/2)
-	err := s.frames.Close(grace)
-	cancelGrace()
-	cut := 0
-	if err != nil {
-		// Frames are still held half-way through the wait: cut off every
-		// subscriber that may hold one, such as one that had caught up but
-		// is blocked writing its last frame to a stalled peer. A subscriber
-		// blocked in Next while the stream waits for a reconnect holds
-		// none (host.Subscriber: release before the next Next) and is kept.
-		s.mu.Lock()
-		for sub := range s.subs {
-			if s.awaiting && sub.waiting.Load() {
-				continue
-			}
-			sub.cut = true
-			sub.signalCutLocked()
-			cut++
-		}
-		s.wakeLocked()
-		s.mu.Unlock()
-		err = s.frames.Close(ctx)
-	}
-	if err != nil {
-		// A frame given back just as the wait ended is not a leak.
-		s.frames.Reclaim()
-		if s.frames.Outstanding() == 0 {
-			return true
-		}
-		s.hub.log.Error("stream closed with frames still held by subscribers after the close wait; its allocator must be abandoned, not recycled",
-			"path", s.path, "framesHeld", s.frames.Outstanding(), "closeWait", s.hub.opts.CloseWait, "subscribersCut", cut, "err", err)
-		return false
-	}
-	return true
 }
 
 func (s *Stream) wakeLocked() {
@@ -565,10 +516,21 @@ type StreamInfo struct {
 	// Extra is the publishing protocol's own gauges (SRT: loss,
 	// retransmits, RTT, buffer), as it last reported them.
 	Extra map[string]float64 `json:"extra,omitempty"`
+	// Players are the subscribers whose protocol reports its own gauges
+	// per connection (SRT players: loss, retransmits, RTT, send buffer),
+	// as each last reported them.
+	Players []PlayerInfo `json:"players,omitempty"`
 	// Width and Height are the video's picture size in pixels after
 	// cropping, from the latest SPS; absent until an SPS that parses.
 	Width  int `json:"width,omitempty"`
 	Height int `json:"height,omitempty"`
+}
+
+// PlayerInfo is one playing connection's report (host.EgressStats).
+type PlayerInfo struct {
+	Protocol string             `json:"protocol"`
+	Remote   string             `json:"remote"`
+	Extra    map[string]float64 `json:"extra,omitempty"`
 }
 
 // bitrateWindow is the span of media BitrateKbps averages over.
@@ -587,6 +549,15 @@ func (s *Stream) Info() StreamInfo {
 	}
 	s.mu.RLock()
 	info.Subscribers = len(s.subs)
+	for sub := range s.subs {
+		if e := sub.egress.Load(); e != nil {
+			info.Players = append(info.Players, PlayerInfo{Protocol: e.Protocol, Remote: e.Remote, Extra: e.Extra})
+		}
+	}
+	// Map order is random; the API and /metrics list players stably.
+	slices.SortFunc(info.Players, func(a, b PlayerInfo) int {
+		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Remote, b.Remote))
+	})
 	info.RingBytes, info.RingFrames = s.ringBytes, int(s.seq-s.tail)
 	info.GOPOverflows = s.gopOverflows
 	if s.keys >= 2 {

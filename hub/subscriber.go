@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"io"
+	"maps"
 	"sync/atomic"
 
 	"github.com/zcingest/zerocopy/host"
@@ -28,6 +29,7 @@ type Subscriber struct {
 	waiting   atomic.Bool   // blocked in Next (so holding no frame it was given)
 	drops     atomic.Int64
 	delivered int64
+	egress    atomic.Pointer[host.EgressStats] // latest ReportEgress, Extra owned
 }
 
 // movedConfigVer makes the next Configs report a change after a move to
@@ -218,6 +220,15 @@ func (sub *Subscriber) signalCutLocked() {
 // are counted when the publisher evicts them, not when the subscriber
 // next reads.
 func (sub *Subscriber) Drops() int64 { return sub.drops.Load() }
+
+// ReportEgress implements host.EgressReporter: the stream's Info lists
+// the player with st until it closes. st.Extra is copied (the caller may
+// reuse its map); the copy is replaced whole by the next report, never
+// written into, so Info may hand it out.
+func (sub *Subscriber) ReportEgress(st host.EgressStats) {
+	st.Extra = maps.Clone(st.Extra)
+	sub.egress.Store(&st)
+}
 
 // Close leaves the stream. Frames already returned by Next must still be
 // released by the caller.

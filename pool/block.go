@@ -71,6 +71,8 @@ type blockTable struct {
 	// released until carved.
 	slab []byte
 	used int
+	// hint holds the indexes of the last two blocks find returned.
+	hint [2]int
 }
 
 // tables maps an allocator made by NewAllocator to its block table. Entries
@@ -168,6 +170,32 @@ func (t *blockTable) returnIfDone(a *Allocator, i int) {
 
 func blockCmp(x block, start uintptr) int { return cmp.Compare(x.start, start) }
 
+// find returns the index of the block with the greatest start <= p, or -1.
+// Frees come in two streams, the reader's header gaps in the newest block
+// and evicted frames in the oldest, so the last two blocks found are tried
+// before the binary search.
+func (t *blockTable) find(p uintptr) int {
+	for _, h := range t.hint {
+		if h < len(t.blocks) && t.blocks[h].start <= p && (h+1 == len(t.blocks) || t.blocks[h+1].start > p) {
+			return h
+		}
+	}
+	lo, hi := 0, len(t.blocks)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t.blocks[m].start <= p {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	i := lo - 1
+	if i >= 0 {
+		t.hint[1], t.hint[0] = t.hint[0], i
+	}
+	return i
+}
+
 // release counts b down in the block of t containing it and frees the
 // block to a when it is fully released. It reports false when b is not
 // inside a block (plain memory, freed to gomem directly).
@@ -176,10 +204,7 @@ func (t *blockTable) release(a *Allocator, b []byte) bool {
 		return false
 	}
 	p := addrOf(b)
-	i, found := slices.BinarySearchFunc(t.blocks, p, blockCmp)
-	if !found {
-		i--
-	}
+	i := t.find(p)
 	if i < 0 {
 		return false
 	}

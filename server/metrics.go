@@ -18,7 +18,7 @@ type collector struct {
 	mallocBytes, freeBytes, inUse, publishes                 *prometheus.Desc
 	egressBytes, egressPayload, egressRefused, egressSubs    *prometheus.Desc
 	streams, gcCycles, connRefused, gopOverflows, reconnects *prometheus.Desc
-	streamExtra                                              *prometheus.Desc
+	streamExtra, playerExtra                                 *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -34,6 +34,7 @@ func newCollector(s *Server) *collector {
 		drops:         d("subscriber_drops_total", "Frames subscribers lost because the ring evicted them unread (counted by the hub at eviction).", p),
 		gopOverflows:  d("gop_overflows_total", "GOPs whose keyframe the ring evicted before the next keyframe arrived (ringsize, ringbytes or ringduration too small for the GOP).", p),
 		streamExtra:   d("stream_protocol_stat", "A publishing protocol's own per-stream gauge (SRT: srt_pkt_recv_loss, srt_rtt_ms, srt_recv_buf_ms ...), as it last reported it.", []string{"path", "protocol", "name"}),
+		playerExtra:   d("player_protocol_stat", "A playing protocol's own per-connection gauge (SRT: srt_pkt_send_loss, srt_pkt_retrans, srt_rtt_ms, srt_send_buf_ms ...), as it last reported it; remote is the player's address.", []string{"path", "protocol", "remote", "name"}),
 		reconnects:    d("publisher_reconnects_total", "Publishes that took over the waiting players of an ended publish on the same path.", p),
 		socketBytes:   d("socket_bytes_read_total", "Bytes read from publisher sockets.", p),
 		copied:        d("ingest_bytes_copied_total", "Bytes the ingest path copied (0 on the media path by design).", p),
@@ -54,7 +55,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.bytesIn, c.framesIn, c.framesOut, c.drops, c.socketBytes, c.copied,
 		c.mallocBytes, c.freeBytes, c.inUse, c.publishes, c.egressBytes, c.egressPayload, c.egressRefused,
-		c.egressSubs, c.streams, c.gcCycles, c.connRefused, c.gopOverflows, c.reconnects, c.streamExtra} {
+		c.egressSubs, c.streams, c.gcCycles, c.connRefused, c.gopOverflows, c.reconnects, c.streamExtra, c.playerExtra} {
 		ch <- d
 	}
 }
@@ -93,6 +94,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range streams {
 		for name, v := range st.Extra {
 			ch <- prometheus.MustNewConstMetric(c.streamExtra, prometheus.GaugeValue, v, st.Path, st.Protocol, name)
+		}
+		for _, pl := range st.Players {
+			for name, v := range pl.Extra {
+				ch <- prometheus.MustNewConstMetric(c.playerExtra, prometheus.GaugeValue, v, st.Path, pl.Protocol, pl.Remote, name)
+			}
 		}
 	}
 	var ms runtime.MemStats

@@ -383,8 +383,10 @@ func (r *Reader) readHeader() error {
 	if ext {
 		n += 4
 	}
-	if p, err = r.peek(n, csid); err != nil {
-		return err
+	if len(p) < n { // a type 3 header without extended timestamp is all in p already
+		if p, err = r.peek(n, csid); err != nil {
+			return err
+		}
 	}
 	h := p[bl:]
 

@@ -54,7 +54,14 @@ type Config struct {
 	// as data arrives (players send almost nothing and have none).
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
-	BlockSize    int
+	// ReadLowWater is the most bytes the kernel queues before it wakes a
+	// publishing connection's reader, and ReadLowWaterDelay the longest a
+	// mark the peer stopped filling holds bytes back (see
+	// DefaultReadLowWater); a negative ReadLowWater reads every segment as
+	// it arrives.
+	ReadLowWater      int
+	ReadLowWaterDelay time.Duration
+	BlockSize         int
 	// AllocatorSize is the arena a connection's allocator grows to when it
 	// starts publishing (the ring's frames live in it). Until then a
 	// connection has only InitialAllocatorSize.
@@ -91,6 +98,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ReadLowWater == 0 {
+		c.ReadLowWater = DefaultReadLowWater
+	}
+	if c.ReadLowWaterDelay <= 0 {
+		c.ReadLowWaterDelay = DefaultReadLowWaterDelay
 	}
 	if c.AllocatorSize <= 0 {
 		c.AllocatorSize = DefaultAllocatorSize
@@ -151,6 +164,7 @@ type session struct {
 
 	pub      host.Publisher
 	flvPub   *ingest.FLVPublisher
+	batch    *readBatch // nil when not publishing or not batching
 	stopKick func() bool
 	path     string
 
@@ -242,10 +256,20 @@ func (s *session) handle(msg *chunk.Message) error {
 		if s.flvPub == nil {
 			return nil // media outside a publish is dropped (freed by the caller)
 		}
+		size := msg.Payload.Size
 		if err := s.flvPub.WriteTag(msg.TypeID, msg.Timestamp, &msg.Payload); err != nil {
 			return fmt.Errorf("rtmp publish %s: %w", s.path, err)
 		}
-		s.reportIngest()
+		// Report once per read that brought bytes, not once per message:
+		// the host's totals are shared by every connection. What changes
+		// without a read (frees of evicted frames) goes with the next one,
+		// and endPublish and teardown report the rest.
+		if s.br.Stats().BytesRead != s.reported.BytesRead {
+			s.reportIngest()
+		}
+		if s.batch != nil {
+			s.batch.touch(msg.Timestamp, size)
+		}
 		return nil
 	case chunk.TypeCommandAMF0, chunk.TypeCommandAMF3:
 		body, err := s.contiguous(msg)
@@ -612,6 +636,7 @@ func (s *session) publish(streamID uint32, cmd amf0.Command) error {
 	// re-armed as data arrives.
 	s.br.SetReadTimeout(s.cfg.ReadTimeout)
 	_ = s.conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	s.batch = startReadBatch(s.conn, s.cfg.ReadLowWater, s.cfg.ReadLowWaterDelay)
 	if err := s.setMetadata(s.metadata); err != nil { // sent before publish
 		return err
 	}
@@ -634,6 +659,10 @@ func (s *session) endPublish(reason error) {
 		return
 	}
 	s.stopKick()
+	if s.batch != nil {
+		s.batch.stop()
+		s.batch = nil
+	}
 	s.reportIngest()
 	st := s.flvPub.Stats()
 	s.stats.Ingest.VideoFrames += st.VideoFrames
@@ -663,11 +692,12 @@ func (s *session) copied() int64 {
 }
 
 // reportIngest passes the connection's counters to the host's metrics.
-// It runs after every media message (cheap: a few atomic adds) and once
-// more after teardown so the allocator totals end balanced. The host sums
-// the deltas of each publisher's cumulative figures, so each publisher on
-// this connection is told only what happened since the previous one's
-// last report: a republish does not count the first publish twice.
+// It runs after media messages that followed a read (cheap: a few atomic
+// adds), at the end of a publish and once more after teardown so the
+// allocator totals end balanced. The host sums the deltas of each
+// publisher's cumulative figures, so each publisher on this connection is
+// told only what happened since the previous one's last report: a
+// republish does not count the first publish twice.
 func (s *session) reportIngest() {
 	if s.reporter == nil {
 		return
@@ -686,8 +716,9 @@ func (s *session) reportIngest() {
 	})
 }
 
-// growArena gives a connection that starts publishing the arenas its ring
-// needs, pinned so gomem never drops them (pool.ReserveArenas explains why).
+// growArena reserves the configured arenas when a connection starts
+// publishing (none by default: arenas grow with the ring and pool pins
+// each one, see pool.ReserveArenas).
 func (s *session) growArena() {
 	if s.pins != nil {
 		return

@@ -79,6 +79,8 @@ type RTMPConfig struct {
 	MaxMessageLength   int           `default:"8388608" desc:"largest message a peer may announce"`
 	MaxChunkStreams    int           `default:"64" desc:"chunk stream ids one connection may use"`
 	AllocatorSize      int           `default:"1048576" desc:"arena a connection's allocator grows to when it starts publishing (until then it has 64 KiB); payloads lent to m7s's ring live in it"`
+	ReadLowWater       int           `default:"4096" desc:"Linux: bytes queued before a publisher's reader wakes (SO_RCVLOWAT; at most 20 ms of the stream); 0 wakes it for every segment"`
+	ReadLowWaterDelay  time.Duration `default:"200ms" desc:"a publisher silent this long is read at once again"`
 	// Caps on concurrent connections, checked in OnTCPConnect; a refused
 	// connection is closed at once and counted. 0 means no cap.
 	MaxConnections      int `default:"1024" desc:"open RTMP connections (0: no cap)"`
@@ -165,12 +167,14 @@ func (p *ZeroCopyPlugin) sessionConfig() session.Config {
 			MaxMessageLength:   c.MaxMessageLength,
 			MaxChunkStreams:    c.MaxChunkStreams,
 		},
-		HandshakeTimeout: c.HandshakeTimeout,
-		SetupTimeout:     c.SetupTimeout,
-		ReadTimeout:      c.ReadTimeout,
-		WriteTimeout:     c.WriteTimeout,
-		AllocatorSize:    c.AllocatorSize,
-		Auth:             p.authz,
+		HandshakeTimeout:  c.HandshakeTimeout,
+		SetupTimeout:      c.SetupTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		AllocatorSize:     c.AllocatorSize,
+		ReadLowWater:      readLowWater(c.ReadLowWater),
+		ReadLowWaterDelay: c.ReadLowWaterDelay,
+		Auth:              p.authz,
 	}
 }
 
@@ -335,4 +339,13 @@ func reasonText(err error) string {
 		return "closed"
 	}
 	return err.Error()
+}
+
+// readLowWater maps the config's 0 (off) to the session's negative value
+// (its 0 means the default).
+func readLowWater(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

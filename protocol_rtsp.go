@@ -31,6 +31,15 @@ type RTSPConfig struct {
 	// Below 64 KiB the arena is smaller than a connection starts with;
 	// above 64 MiB a ring is misconfigured.
 	AllocatorSize int `default:"65536" min:"65536" max:"67108864" desc:"arenas reserved for a TCP publisher at RECORD; they grow with the ring anyway"`
+	// Read batching (Linux), as zerocopy.rtmp's: the kernel wakes the
+	// reader of a TCP-interleaved publisher (after RECORD) or camera pull
+	// (after PLAY) once this many bytes are queued (SO_RCVLOWAT), lowered
+	// to 20 ms of the stream's own bitrate, instead of once per TCP
+	// segment. Requests on the same socket (TEARDOWN, keep-alives) wait at
+	// most ReadLowWaterDelay when the media stalls. 64 KiB is far beyond
+	// 20 ms of any stream.
+	ReadLowWater      int           `default:"4096" min:"0" max:"65536" desc:"bytes queued before a TCP publisher's or pull's reader wakes (SO_RCVLOWAT, Linux; 20 ms of the stream at most); 0 wakes it for every segment"`
+	ReadLowWaterDelay time.Duration `default:"200ms" min:"10ms" max:"2s" desc:"a TCP publisher or camera silent this long is read at once again (the mark drops to one byte)"`
 	// Caps the host enforces on the listener; 0 means no cap.
 	MaxConnections      int `default:"1024" min:"0" max:"1048576" desc:"open RTSP connections (0: no cap)"`
 	MaxConnectionsPerIP int `default:"256" min:"0" max:"1048576" desc:"open RTSP connections from one IP address (0: no cap)"`
@@ -55,7 +64,10 @@ func (p *ZeroCopy) startRTSP() error {
 		WriteTimeout:   c.WriteTimeout,
 		SetupTimeout:   c.SetupTimeout,
 		AllocatorSize:  c.AllocatorSize,
-		Auth:           p.auth, // the plugin's one hook
+		// 0 (off) becomes the server's negative value; its 0 is the default.
+		ReadLowWater:      readLowWater(c.ReadLowWater),
+		ReadLowWaterDelay: c.ReadLowWaterDelay,
+		Auth:              p.auth, // the plugin's one hook
 	}, p.svc, p.log.With("protocol", "rtsp"))
 	if c.RTPAddress != "" && c.RTCPAddress != "" {
 		rtpConn, err := p.svc.ListenUDP("rtsp-rtp", c.RTPAddress)

@@ -57,7 +57,8 @@ func (p *ZeroCopy) startRTSPPulls() error {
 			return fmt.Errorf("pull[%d]: path %s is configured twice", i, path)
 		}
 		cfg := rtspclient.Config{URL: raw, Path: path, Transport: tr, ReadTimeout: c.PullTimeout,
-			RetryMin: c.PullRetry, RetryMax: c.PullRetryMax, AllocatorSize: c.AllocatorSize}
+			RetryMin: c.PullRetry, RetryMax: c.PullRetryMax, AllocatorSize: c.AllocatorSize,
+			ReadLowWater: readLowWater(c.ReadLowWater), ReadLowWaterDelay: c.ReadLowWaterDelay}
 		if c.PullOnDemand {
 			// A stop delay of 0 still lets the first player join.
 			cfg.IdleStop = max(c.PullStopDelay, c.PullRetry)

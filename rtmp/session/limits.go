@@ -1,6 +1,10 @@
 package session
 
-import "time"
+import (
+	"time"
+
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
+)
 
 // Limits and defaults of an RTMP server session. Each one says what it
 // blocks. Rejections are *limit.LimitError naming the constant.
@@ -75,7 +79,7 @@ const (
 	InitialAllocatorSize = 64 << 10
 )
 
-// Read batching of a publishing connection (see readBatch).
+// Read batching of a publishing connection (package internal/rcvlowat).
 const (
 	// DefaultReadLowWater is the most bytes the kernel queues before it
 	// wakes a publishing connection's reader (SO_RCVLOWAT). A paced
@@ -84,21 +88,12 @@ const (
 	// cost more CPU than parsing and publishing what it brought: a fixed
 	// 4 KiB mark took the ingest benchmark (32 pushers at 2 Mbit/s) from
 	// 7.7 to 3.2 CPU-s/GB.
-	DefaultReadLowWater = 4 << 10
-
-	// ReadLowWaterLatency is how much stream the mark holds back: it is set
-	// to the bytes the publisher sends in this long (from its bitrate over
-	// the last ReadLowWaterWindow of message timestamps, capped by
-	// ReadLowWater), so a slow stream is not held for its 4 KiB.
-	ReadLowWaterLatency = 20 // milliseconds
-	// ReadLowWaterWindow is the stretch of stream time the bitrate is
-	// measured over.
-	ReadLowWaterWindow = 1000 // milliseconds
+	DefaultReadLowWater = rcvlowat.DefaultSize
 
 	// DefaultReadLowWaterDelay bounds what a wrong mark costs: when no media
 	// message has been read for this long, the mark drops to one byte, so
 	// a command the peer waits on (FCUnpublish, then a new publish on the
 	// same connection) or a stream that slowed down is read at most this
 	// late. Long enough that a stream at its usual rate never trips it.
-	DefaultReadLowWaterDelay = 200 * time.Millisecond
+	DefaultReadLowWaterDelay = rcvlowat.DefaultDelay
 )

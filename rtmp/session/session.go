@@ -27,6 +27,7 @@ import (
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/ingest"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 	"github.com/zcingest/zerocopy/rtmp/amf0"
@@ -164,7 +165,7 @@ type session struct {
 
 	pub      host.Publisher
 	flvPub   *ingest.FLVPublisher
-	batch    *readBatch // nil when not publishing or not batching
+	batch    *rcvlowat.Batch // nil when not publishing or not batching
 	stopKick func() bool
 	path     string
 
@@ -268,7 +269,7 @@ func (s *session) handle(msg *chunk.Message) error {
 			s.reportIngest()
 		}
 		if s.batch != nil {
-			s.batch.touch(msg.Timestamp, size)
+			s.batch.Touch(time.Duration(msg.Timestamp)*time.Millisecond, size)
 		}
 		return nil
 	case chunk.TypeCommandAMF0, chunk.TypeCommandAMF3:
@@ -636,7 +637,7 @@ func (s *session) publish(streamID uint32, cmd amf0.Command) error {
 	// re-armed as data arrives.
 	s.br.SetReadTimeout(s.cfg.ReadTimeout)
 	_ = s.conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-	s.batch = startReadBatch(s.conn, s.cfg.ReadLowWater, s.cfg.ReadLowWaterDelay)
+	s.batch = rcvlowat.Start(s.conn, s.cfg.ReadLowWater, s.cfg.ReadLowWaterDelay)
 	if err := s.setMetadata(s.metadata); err != nil { // sent before publish
 		return err
 	}
@@ -660,7 +661,7 @@ func (s *session) endPublish(reason error) {
 	}
 	s.stopKick()
 	if s.batch != nil {
-		s.batch.stop()
+		s.batch.Stop()
 		s.batch = nil
 	}
 	s.reportIngest()

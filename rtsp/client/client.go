@@ -83,6 +83,13 @@ type Config struct {
 	AllocatorSize int
 	// BlockSize is the control connection reader's block size (0: default).
 	BlockSize int
+	// ReadLowWater is the most bytes the kernel queues before it wakes a
+	// TCP-interleaved pull's reader after PLAY, and ReadLowWaterDelay the
+	// longest a mark the camera stopped filling holds bytes back (see
+	// DefaultReadLowWater); a negative ReadLowWater reads every segment
+	// as it arrives.
+	ReadLowWater      int
+	ReadLowWaterDelay time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -104,6 +111,12 @@ func (c Config) withDefaults() Config {
 	c.RetryMax = max(c.RetryMax, c.RetryMin)
 	if c.AllocatorSize <= 0 {
 		c.AllocatorSize = DefaultAllocatorSize
+	}
+	if c.ReadLowWater == 0 {
+		c.ReadLowWater = DefaultReadLowWater
+	}
+	if c.ReadLowWaterDelay <= 0 {
+		c.ReadLowWaterDelay = DefaultReadLowWaterDelay
 	}
 	return c
 }

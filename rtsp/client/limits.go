@@ -1,6 +1,10 @@
 package client
 
-import "time"
+import (
+	"time"
+
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
+)
 
 // Limits and defaults of the pull client. Each says what it blocks; the
 // camera is a peer like any other and may misbehave.
@@ -14,6 +18,18 @@ const (
 	// included), so a camera that accepts and says nothing cannot hold a
 	// pull in its handshake.
 	DefaultRequestTimeout = 10 * time.Second
+
+	// DefaultReadLowWater is the most bytes the kernel queues before it
+	// wakes a TCP-interleaved pull's reader (SO_RCVLOWAT, Linux), lowered
+	// to 20 ms of the stream's own bitrate: a camera's RTP arrives a
+	// segment at a time and each wake-up costs more than what it brought
+	// (package rcvlowat has the figures).
+	DefaultReadLowWater = rcvlowat.DefaultSize
+
+	// DefaultReadLowWaterDelay bounds how late the camera's keep-alive
+	// answers and RTCP are read when its media stalls: after this long
+	// without an access unit the mark drops to one byte.
+	DefaultReadLowWaterDelay = rcvlowat.DefaultDelay
 
 	// DefaultRetryMin and DefaultRetryMax are the reconnection backoff: it
 	// starts at RetryMin and doubles to RetryMax, so a camera that is down

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	"github.com/zcingest/zerocopy/pool"
 	rtspauth "github.com/zcingest/zerocopy/rtsp/auth"
 	"github.com/zcingest/zerocopy/rtsp/base"
@@ -69,6 +70,7 @@ type session struct {
 
 	pub     host.Publisher
 	ingest  *server.Ingest
+	batch   *rcvlowat.Batch // nil unless playing over TCP with batching
 	rep     host.IngestReporter
 	counter host.SubscriberCounter
 	stopPub func() bool
@@ -488,6 +490,11 @@ func (s *session) publish() error {
 
 func (s *session) readTCP() error {
 	s.br.SetReadTimeout(s.cfg.ReadTimeout)
+	// Nothing waits on what else shares the socket (keep-alive answers,
+	// RTCP): the batch's delay bounds how late it is read when the media
+	// stalls, and an interruption's past deadline ends the read at once.
+	s.batch = rcvlowat.Start(s.nc, s.cfg.ReadLowWater, s.cfg.ReadLowWaterDelay)
+	s.ingest.SetReadBatch(s.batch)
 	for {
 		if s.stopping.Load() {
 			return s.stopCause()
@@ -745,6 +752,11 @@ func (s *session) report() {
 // readers to hand frames back and frees them), the reader recycled, and
 // the allocator checked and recycled.
 func (s *session) finish(runErr error) error {
+	s.batch.Stop()
+	s.batch = nil
+	if s.ingest != nil {
+		s.ingest.SetReadBatch(nil)
+	}
 	reason := runErr
 	if c := s.stopCause(); c != nil && !errors.Is(c, context.Canceled) {
 		reason = c

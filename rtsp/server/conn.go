@@ -21,6 +21,7 @@ import (
 
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 	"github.com/zcingest/zerocopy/rtsp/base"
@@ -73,6 +74,7 @@ type conn struct {
 
 	pub      host.Publisher
 	ingest   *Ingest
+	batch    *rcvlowat.Batch // nil unless recording over TCP with batching
 	udpSess  *udpSession
 	stopKick func() bool
 	player   *player
@@ -549,6 +551,11 @@ func (c *conn) record(req *base.Request, cseq string) error {
 		c.ingest = in
 		c.br.SetReadTimeout(c.s.cfg.ReadTimeout)
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ReadTimeout))
+		// Requests share the socket with the media (TEARDOWN, keep-alives,
+		// RTCP); the batch's delay bounds how late one that comes while
+		// the media is stalled is read.
+		c.batch = rcvlowat.Start(c.nc, c.s.cfg.ReadLowWater, c.s.cfg.ReadLowWaterDelay)
+		in.SetReadBatch(c.batch)
 	}
 	// The host ends a publish (kick, timeout, shutdown) by cancelling its
 	// context: closing the socket ends the read loop, which frees in order.
@@ -575,6 +582,9 @@ func (c *conn) endSession(reason error) {
 			c.udpSess = nil
 			_ = free
 		} else {
+			c.batch.Stop()
+			c.batch = nil
+			c.ingest.SetReadBatch(nil)
 			c.reportIngest()
 			st := c.ingest.Stats()
 			c.ingest.Close()

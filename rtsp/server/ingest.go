@@ -10,6 +10,7 @@ import (
 
 	"github.com/zcingest/zerocopy/codec"
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	"github.com/zcingest/zerocopy/pool"
 	"github.com/zcingest/zerocopy/rtsp/rtp"
 )
@@ -36,6 +37,10 @@ type Ingest struct {
 	// them on one timeline (see WriteRTCP).
 	aligned bool
 	anchors bool // a sender report arrived: align once every track started
+	// batch, when set, is told of every access unit (its DTS and size),
+	// from which the read batching of the connection the packets come
+	// over follows the stream's bitrate.
+	batch *rcvlowat.Batch
 }
 
 type ingestTrack struct {
@@ -88,6 +93,15 @@ func NewIngest(alloc *pool.Allocator, pub host.Publisher, tracks []Track) (*Inge
 		t.dep = dep
 	}
 	return in, nil
+}
+
+// SetReadBatch makes every access unit emitted from now on touch b (nil:
+// none), so the read batching of the TCP connection the packets arrive on
+// learns the stream's bitrate from the units' own times (no clock read)
+// and holds bytes back only while media flows. The caller starts and stops
+// b; the Ingest never does.
+func (in *Ingest) SetReadBatch(b *rcvlowat.Batch) {
+	in.batch = b
 }
 
 // WriteRTP takes ownership of pkt, one RTP packet of track i Malloc'd from
@@ -221,6 +235,8 @@ func (in *Ingest) emitVideo(t *ingestTrack, au *rtp.AccessUnit) error {
 	f.Kind, f.Codec, f.Format = host.Video, t.Codec, host.FormatUnits
 	f.PTS, f.DTS, f.Keyframe = au.PTS+t.shift, au.DTS+t.shift, au.Keyframe
 	in.video++
+	// DTS, not PTS: B-frames' presentation times go back and forth.
+	in.batch.Touch(f.DTS, f.Payload.Size)
 	return in.w.NextVideo()
 }
 
@@ -232,6 +248,7 @@ func (in *Ingest) emitAudio(t *ingestTrack, au *rtp.AccessUnit) error {
 	f.Kind, f.Codec, f.Format = host.Audio, t.Codec, host.FormatUnits
 	f.PTS, f.DTS, f.Keyframe = au.PTS+t.shift, au.DTS+t.shift, true
 	in.audio++
+	in.batch.Touch(f.DTS, f.Payload.Size)
 	return in.w.NextAudio()
 }
 

@@ -1,6 +1,10 @@
 package server
 
-import "time"
+import (
+	"time"
+
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
+)
 
 // Limits and defaults of the RTSP server. Each says what it blocks;
 // rejections are *limit.LimitError naming the constant.
@@ -42,6 +46,20 @@ const (
 
 	// DefaultWriteTimeout bounds one write to a player or one response.
 	DefaultWriteTimeout = 10 * time.Second
+
+	// DefaultReadLowWater is the most bytes the kernel queues before it
+	// wakes a TCP-interleaved publisher's reader (SO_RCVLOWAT, Linux),
+	// lowered to 20 ms of the stream's own bitrate: RTP over TCP arrives a
+	// segment at a time, and each wake-up (epoll, the scheduler, an EAGAIN
+	// read) costs more than depacketizing what it brought (package
+	// rcvlowat has the figures).
+	DefaultReadLowWater = rcvlowat.DefaultSize
+
+	// DefaultReadLowWaterDelay bounds how late a request that shares the
+	// socket with stalled media (TEARDOWN, a GET_PARAMETER keep-alive) is
+	// read: after this long without an access unit the mark drops to one
+	// byte.
+	DefaultReadLowWaterDelay = rcvlowat.DefaultDelay
 
 	// DefaultSetupTimeout is one fixed deadline from accept until RECORD or
 	// PLAY: a peer that trickles requests does not hold a connection.

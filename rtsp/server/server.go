@@ -56,6 +56,13 @@ type Config struct {
 	WriteTimeout   time.Duration
 	SetupTimeout   time.Duration
 	AuthTimeout    time.Duration
+	// ReadLowWater is the most bytes the kernel queues before it wakes a
+	// TCP-interleaved publisher's reader after RECORD, and
+	// ReadLowWaterDelay the longest a mark the peer stopped filling holds
+	// bytes back (see DefaultReadLowWater); a negative ReadLowWater reads
+	// every segment as it arrives.
+	ReadLowWater      int
+	ReadLowWaterDelay time.Duration
 	// AllocatorSize is what a TCP publisher's allocator grows to at RECORD.
 	AllocatorSize int
 	BlockSize     int
@@ -87,6 +94,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AllocatorSize <= 0 {
 		c.AllocatorSize = DefaultAllocatorSize
+	}
+	if c.ReadLowWater == 0 {
+		c.ReadLowWater = DefaultReadLowWater
+	}
+	if c.ReadLowWaterDelay <= 0 {
+		c.ReadLowWaterDelay = DefaultReadLowWaterDelay
 	}
 	if c.Realm == "" {
 		c.Realm = "zerocopy"

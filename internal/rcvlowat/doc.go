@@ -1,0 +1,7 @@
+// Package rcvlowat batches the reads of a publishing TCP connection with
+// SO_RCVLOWAT (Linux): the kernel wakes the reader once about 20 ms of the
+// stream is queued instead of once per TCP segment, and a timer lowers the
+// mark when the media stops so requests that share the socket are not held.
+// RTMP publishers, RTSP RECORD over TCP and RTSP camera pulls over TCP use
+// it; elsewhere than Linux it does nothing.
+package rcvlowat

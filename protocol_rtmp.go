@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
 	"github.com/zcingest/zerocopy/rtmp/session"
 )
@@ -66,7 +67,7 @@ func (p *ZeroCopy) startRTMP() error {
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		AllocatorSize:     c.AllocatorSize,
-		ReadLowWater:      readLowWater(c.ReadLowWater),
+		ReadLowWater:      rcvlowat.ConfigSize(c.ReadLowWater),
 		ReadLowWaterDelay: c.ReadLowWaterDelay,
 		Auth:              p.auth, // the plugin's one hook (zerocopy.auth, with the deprecated RTMP keys folded in)
 	}
@@ -83,13 +84,4 @@ func (p *ZeroCopy) startRTMP() error {
 			"alloc_malloc", st.AllocMalloc, "alloc_free", st.AllocFree)
 	})
 	return err
-}
-
-// readLowWater maps the config's 0 (off) to the session's negative value
-// (its 0 means the default).
-func readLowWater(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	rtspserver "github.com/zcingest/zerocopy/rtsp/server"
 )
 
@@ -65,7 +66,7 @@ func (p *ZeroCopy) startRTSP() error {
 		SetupTimeout:   c.SetupTimeout,
 		AllocatorSize:  c.AllocatorSize,
 		// 0 (off) becomes the server's negative value; its 0 is the default.
-		ReadLowWater:      readLowWater(c.ReadLowWater),
+		ReadLowWater:      rcvlowat.ConfigSize(c.ReadLowWater),
 		ReadLowWaterDelay: c.ReadLowWaterDelay,
 		Auth:              p.auth, // the plugin's one hook
 	}, p.svc, p.log.With("protocol", "rtsp"))

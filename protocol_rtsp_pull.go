@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	rtspclient "github.com/zcingest/zerocopy/rtsp/client"
 )
 
@@ -58,7 +59,7 @@ func (p *ZeroCopy) startRTSPPulls() error {
 		}
 		cfg := rtspclient.Config{URL: raw, Path: path, Transport: tr, ReadTimeout: c.PullTimeout,
 			RetryMin: c.PullRetry, RetryMax: c.PullRetryMax, AllocatorSize: c.AllocatorSize,
-			ReadLowWater: readLowWater(c.ReadLowWater), ReadLowWaterDelay: c.ReadLowWaterDelay}
+			ReadLowWater: rcvlowat.ConfigSize(c.ReadLowWater), ReadLowWaterDelay: c.ReadLowWaterDelay}
 		if c.PullOnDemand {
 			// A stop delay of 0 still lets the first player join.
 			cfg.IdleStop = max(c.PullStopDelay, c.PullRetry)

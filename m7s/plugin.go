@@ -38,6 +38,7 @@ import (
 
 	"github.com/zcingest/zerocopy/auth"
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	"github.com/zcingest/zerocopy/rtmp/chunk"
 	"github.com/zcingest/zerocopy/rtmp/session"
 	"github.com/zcingest/zerocopy/srt"
@@ -172,7 +173,7 @@ func (p *ZeroCopyPlugin) sessionConfig() session.Config {
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		AllocatorSize:     c.AllocatorSize,
-		ReadLowWater:      readLowWater(c.ReadLowWater),
+		ReadLowWater:      rcvlowat.ConfigSize(c.ReadLowWater),
 		ReadLowWaterDelay: c.ReadLowWaterDelay,
 		Auth:              p.authz,
 	}
@@ -339,13 +340,4 @@ func reasonText(err error) string {
 		return "closed"
 	}
 	return err.Error()
-}
-
-// readLowWater maps the config's 0 (off) to the session's negative value
-// (its 0 means the default).
-func readLowWater(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
 }

@@ -3,6 +3,7 @@
 package rcvlowat
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -147,4 +148,23 @@ func (b *Batch) Stop() {
 	b.stopped = true
 	b.set(1)
 	b.mu.Unlock()
+}
+
+// Mark reads conn's SO_RCVLOWAT: what the kernel holds back before it
+// wakes the reader (a fresh socket reports 0 or 1).
+func Mark(conn net.Conn) (int, error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return 0, errors.New("rcvlowat: not a socket")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var v int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT) }); err != nil {
+		return 0, err
+	}
+	return v, serr
 }

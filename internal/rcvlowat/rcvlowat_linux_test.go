@@ -4,7 +4,6 @@ package rcvlowat
 
 import (
 	"net"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -12,14 +11,9 @@ import (
 // rcvlowat reads conn's SO_RCVLOWAT.
 func rcvlowat(t *testing.T, conn net.Conn) int {
 	t.Helper()
-	rc, err := conn.(syscall.Conn).SyscallConn()
+	v, err := Mark(conn)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var v int
-	var serr error
-	if err := rc.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT) }); err != nil || serr != nil {
-		t.Fatal(err, serr)
 	}
 	return v
 }

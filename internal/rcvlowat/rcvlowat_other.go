@@ -3,6 +3,7 @@
 package rcvlowat
 
 import (
+	"errors"
 	"net"
 	"time"
 )
@@ -21,3 +22,6 @@ func (*Batch) Touch(time.Duration, int) {}
 
 // Stop does nothing.
 func (*Batch) Stop() {}
+
+// Mark is Linux only.
+func Mark(net.Conn) (int, error) { return 0, errors.ErrUnsupported }

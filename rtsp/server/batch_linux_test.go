@@ -13,27 +13,22 @@ import (
 	"net/textproto"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/hub"
+	"github.com/zcingest/zerocopy/internal/rcvlowat"
 	"github.com/zcingest/zerocopy/internal/testutil"
 	"github.com/zcingest/zerocopy/rtsp/server"
 )
 
-// rcvlowat reads conn's SO_RCVLOWAT.
-func rcvlowat(t *testing.T, conn net.Conn) int {
+// lowWaterMark reads conn's SO_RCVLOWAT.
+func lowWaterMark(t *testing.T, conn net.Conn) int {
 	t.Helper()
-	rc, err := conn.(syscall.Conn).SyscallConn()
+	v, err := rcvlowat.Mark(conn)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var v int
-	var serr error
-	if err := rc.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT) }); err != nil || serr != nil {
-		t.Fatal(err, serr)
 	}
 	return v
 }
@@ -160,7 +155,7 @@ func TestReadBatchDoesNotStallRequests(t *testing.T) {
 	send(announceSetupRecord(1))
 	recorded := time.Now()
 	answered(4, "ANNOUNCE, SETUP, RECORD")
-	if got := rcvlowat(t, sc); time.Since(recorded) < 150*time.Millisecond && got != server.DefaultReadLowWater {
+	if got := lowWaterMark(t, sc); time.Since(recorded) < 150*time.Millisecond && got != server.DefaultReadLowWater {
 		t.Errorf("mark %d after RECORD, want %d", got, server.DefaultReadLowWater)
 	}
 	go subscribe()
@@ -190,7 +185,7 @@ func TestReadBatchDoesNotStallRequests(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	send(request("TEARDOWN", url, 7, nil, ""))
 	answered(7, "TEARDOWN after media")
-	if got := rcvlowat(t, sc); got != 1 {
+	if got := lowWaterMark(t, sc); got != 1 {
 		t.Errorf("mark %d after TEARDOWN, want 1", got)
 	}
 	select {

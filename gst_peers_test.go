@@ -206,9 +206,10 @@ func TestGstSRTWrongPassphrase(t *testing.T) {
 }
 
 // gsPlayScript plays with the pipeline description argv[1], which ends in
-// a demuxer named demux; as each of its pads appears it links a queue
-// (the demuxer has one streaming thread, and two sinks syncing on the
-// clock would block each other through it), a parser and a fakesink
+// a demuxer (or rtspsrc) named demux; as each of its pads appears it links
+// a queue (the demuxer has one streaming thread, and two sinks syncing on
+// the clock would block each other through it), for RTP pads a
+// depayloader, a parser and a fakesink
 // (sync=argv[4]), and counts the buffers each sink gets with a pad probe.
 // Once both have one, it counts for argv[2] seconds and prints
 // "window=<seconds> video=<n> audio=<n>"; an error, an early EOS or no
@@ -223,12 +224,18 @@ from gi.repository import GLib, Gst
 
 desc, window, limit, sync = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 Gst.init(None)
-pipe = Gst.parse_launch(desc)
+top = Gst.parse_launch(desc)
+if isinstance(top, Gst.Pipeline):
+    pipe = top
+else:  # a lone element, such as rtspsrc
+    pipe = Gst.Pipeline.new("play")
+    pipe.add(top)
 demux = pipe.get_by_name("demux")
 chains = {
-    "video": "queue ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! fakesink name=sink sync=" + sync,
-    "audio": "queue ! aacparse ! fakesink name=sink sync=" + sync,
+    "video": "h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! fakesink name=sink sync=" + sync,
+    "audio": "aacparse ! fakesink name=sink sync=" + sync,
 }
+depayloaders = {"H264": "rtph264depay", "MPEG4-GENERIC": "rtpmp4gdepay"}
 linked, total, inwin = set(), {"video": 0, "audio": 0}, {"video": 0, "audio": 0}
 st = {"start": None, "end": None, "code": None}
 loop = GLib.MainLoop()
@@ -255,13 +262,20 @@ def counter(media):
 
 def pad_added(_, pad):
     caps = pad.get_current_caps() or pad.query_caps(None)
-    name = caps.get_structure(0).get_name()
-    media = {"video/x-h264": "video", "audio/mpeg": "audio"}.get(name)
+    s = caps.get_structure(0)
+    name = s.get_name()
+    if name == "application/x-rtp":  # rtspsrc: depayload first
+        depay = depayloaders.get(s.get_value("encoding-name"))
+        media = s.get_value("media") if depay else None
+        head = "queue ! %s ! " % depay
+    else:
+        media = {"video/x-h264": "video", "audio/mpeg": "audio"}.get(name)
+        head = "queue ! "
     if media is None or media in linked:
         print("ignored pad", pad.get_name(), name, flush=True)
         return
     linked.add(media)
-    branch = Gst.parse_bin_from_description(chains[media], True)
+    branch = Gst.parse_bin_from_description(head + chains[media], True)
     pipe.add(branch)
     branch.sync_state_with_parent()
     if pad.link(branch.get_static_pad("sink")) != Gst.PadLinkReturn.OK:

@@ -274,7 +274,7 @@ func TestRTSPAuth(t *testing.T) {
 // and parsers at the stream's rate: at least 20 video access units and 80%
 // of the AAC frames the stream carries in that time.
 //
-// The player is a small python3-gi program (gstPlayScript), not gst-launch,
+// The player is a small python3-gi program (gsPlayScript), not gst-launch,
 // because three gst-launch artefacts made the old version flaky: with
 // fakesink num-buffers on each branch, the first branch's EOS makes rtspsrc
 // push EOS on every pad, so the other branch's count was whatever it had
@@ -291,40 +291,15 @@ func TestRTSPGStreamerPlay(t *testing.T) {
 	ts := rtStartServer(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	pushDone := make(chan error, 1)
 	// The clip six times over (12 s): the window starts once both tracks
 	// have a buffer out of rtspsrc's 2 s jitter buffer, and must end well
 	// before the stream does on a loaded machine.
-	go func() {
-		out, err := ffmpeg(ctx, "-re", "-stream_loop", "5", "-i", clip, "-c", "copy", "-f", "flv", "rtmp://"+ts.rtmp+"/live/g").CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("ffmpeg push: %v: %s", err, out)
-		}
-		pushDone <- err
-	}()
+	pushDone := gsLoopPush(ctx, clip, "flv", "rtmp://"+ts.rtmp+"/live/g")
 	rtWaitStream(t, ts, "live/g")
-	const window = 5 * time.Second
-	cmd := exec.CommandContext(ctx, testcam.Python, "-c", gstPlayScript, "rtsp://"+ts.rtsp+"/live/g",
-		fmt.Sprint(window.Seconds()), fmt.Sprint((40 * time.Second).Seconds()))
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if perr := <-pushDone; perr != nil {
-		t.Fatal(perr)
+	gsPlay(t, ctx, "rtspsrc name=demux protocols=tcp location=rtsp://"+ts.rtsp+"/live/g", true)
+	if err := <-pushDone; err != nil {
+		t.Fatal(err)
 	}
-	if err != nil {
-		t.Fatalf("gstreamer player: %v\n%s", err, out)
-	}
-	var video, audio int
-	var secs float64
-	if _, err := fmt.Sscanf(rtLastLine(string(out)), "window=%g video=%d audio=%d", &secs, &video, &audio); err != nil {
-		t.Fatalf("gstreamer player output: %v\n%s", err, out)
-	}
-	// The clip's AAC is 44.1 kHz, 1024 samples a frame.
-	wantAudio := int(0.8 * secs * 44100 / 1024)
-	if video < 20 || audio < wantAudio {
-		t.Fatalf("gstreamer got %d H.264 and %d AAC buffers in %.2f s (want >= 20 and >= %d)\n%s", video, audio, secs, wantAudio, out)
-	}
-	t.Logf("gstreamer: %d H.264 access units and %d AAC frames in %.2f s", video, audio, secs)
 }
 
 // rtLastLine returns the last non-empty line of s.
@@ -332,90 +307,6 @@ func rtLastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
-
-// gstPlayScript plays argv[1] with rtspsrc over TCP, links each media's
-// pad to a depayloader, parser and fakesink (sync=true, so buffers leave
-// at the stream's pace) as the pad appears, and counts the buffers each
-// sink gets. Once both have one, it counts for argv[2] seconds and prints
-// "window=<seconds> video=<n> audio=<n>"; an error, an early EOS or no
-// start within argv[3] seconds exits 1.
-const gstPlayScript = `
-import sys
-import gi
-gi.require_version("Gst", "1.0")
-from gi.repository import GLib, Gst
-
-url, window, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-Gst.init(None)
-pipe = Gst.Pipeline.new("play")
-src = Gst.ElementFactory.make("rtspsrc")
-src.set_property("location", url)
-src.set_property("protocols", "tcp")
-pipe.add(src)
-chains = {
-    "video": "rtph264depay ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! fakesink name=sink sync=true",
-    "audio": "rtpmp4gdepay ! aacparse ! fakesink name=sink sync=true",
-}
-linked, total, inwin = set(), {"video": 0, "audio": 0}, {"video": 0, "audio": 0}
-st = {"start": None, "end": None, "code": None}
-loop = GLib.MainLoop()
-
-def now():
-    return GLib.get_monotonic_time() / 1e6
-
-def finish(code):
-    if st["code"] is None:
-        st["code"], st["end"] = code, now()
-        loop.quit()
-    return False
-
-def counter(media):
-    def probe(pad, info):
-        total[media] += 1
-        if st["start"] is not None and st["code"] is None:
-            inwin[media] += 1
-        elif st["start"] is None and all(total.values()):
-            st["start"] = now()
-            GLib.idle_add(lambda: GLib.timeout_add(int(window * 1000), finish, 0) and False)
-        return Gst.PadProbeReturn.OK
-    return probe
-
-def pad_added(_, pad):
-    caps = pad.get_current_caps() or pad.query_caps(None)
-    media = caps.get_structure(0).get_value("media")
-    if media not in chains or media in linked:
-        return
-    linked.add(media)
-    branch = Gst.parse_bin_from_description(chains[media], True)
-    pipe.add(branch)
-    branch.sync_state_with_parent()
-    if pad.link(branch.get_static_pad("sink")) != Gst.PadLinkReturn.OK:
-        print("cannot link", media, flush=True)
-        GLib.idle_add(finish, 1)
-    branch.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, counter(media))
-
-def on_message(_, msg):
-    if msg.type == Gst.MessageType.ERROR:
-        err, dbg = msg.parse_error()
-        print("error:", err.message, dbg, flush=True)
-        finish(1)
-    elif msg.type == Gst.MessageType.EOS:
-        print("eos before the window ended", flush=True)
-        finish(1)
-
-src.connect("pad-added", pad_added)
-bus = pipe.get_bus()
-bus.add_signal_watch()
-bus.connect("message", on_message)
-GLib.timeout_add(int(limit * 1000), finish, 1)
-pipe.set_state(Gst.State.PLAYING)
-loop.run()
-pipe.set_state(Gst.State.NULL)
-print("totals: video=%d audio=%d" % (total["video"], total["audio"]))
-secs = st["end"] - st["start"] if st["start"] is not None else 0
-print("window=%.3f video=%d audio=%d" % (secs, inwin["video"], inwin["audio"]))
-sys.exit(st["code"])
-`
 
 // TestRTSPPlayAACTimestampsAndSenderReports reads our RTSP PLAY of an
 // RTMP-published stream off the wire: the AAC track's RTP timestamps step

@@ -113,6 +113,7 @@ type stream struct {
 	size     int // payload bytes collected
 	pieces   []piece
 	srcs     []Source // one hold each while the PES collects
+	scan     annexB   // video: the NAL units of pieces, found as they come
 
 	pts, dts time.Duration
 	hasTS    bool
@@ -144,7 +145,6 @@ type Demuxer struct {
 	havePCR bool
 
 	au      AccessUnit
-	units   []codec.Span
 	psBuf   []byte // gathers an in-band parameter set to compare
 	vcfg    host.VideoConfig
 	acfg    host.AudioConfig
@@ -470,6 +470,7 @@ func (d *Demuxer) pushStream(s *stream, p []byte, pusi, disc, hasPayload bool, c
 
 func (d *Demuxer) startPES(s *stream, p []byte, src Source, emit func(*AccessUnit) error) error {
 	s.active, s.inHeader, s.hdrN, s.size = true, true, 0, 0
+	s.scan.reset()
 	if len(p) >= 9 {
 		if hl := 9 + int(p[8]); hl <= len(p) { // the usual case: the header is in this packet
 			s.inHeader = false
@@ -570,6 +571,9 @@ func (d *Demuxer) appendPayload(s *stream, p []byte, src Source, emit func(*Acce
 		return fmt.Errorf("mpegts pid %d: %w", s.pid, &limit.LimitError{Name: "MaxPESSize", Limit: int64(d.maxPES), Got: int64(n)})
 	}
 	s.pieces = append(s.pieces, piece{p, src})
+	if s.kind == host.Video {
+		s.scan.feed(p)
+	}
 	if src != nil && !hasSource(s.srcs, src) {
 		src.Retain()
 		s.srcs = append(s.srcs, src)
@@ -662,8 +666,9 @@ func (c *pcursor) at(off int) []byte {
 }
 
 // appendRange appends the views of [off, end) to the access unit's
-// Payload and retains their Sources for it.
-func (d *Demuxer) appendRange(c *pcursor, off, end int) {
+// Payload and lists their Sources in it, retaining each for the unit when
+// retain is set (see handOver for when it is not).
+func (d *Demuxer) appendRange(c *pcursor, off, end int, retain bool) {
 	au := &d.au
 	for off < end {
 		c.seek(off)
@@ -672,7 +677,9 @@ func (d *Demuxer) appendRange(c *pcursor, off, end int) {
 		au.Payload.Buffers = append(au.Payload.Buffers, pc.b[lo:hi:hi])
 		au.Payload.Size += hi - lo
 		if pc.src != nil && !hasSource(au.Sources, pc.src) {
-			pc.src.Retain()
+			if retain {
+				pc.src.Retain()
+			}
 			au.Sources = append(au.Sources, pc.src)
 		}
 		off = c.base + hi
@@ -705,17 +712,44 @@ func (d *Demuxer) resetAU() {
 	d.au.Keyframe = false
 }
 
-// dropAU releases what the access unit being built retained.
-func (d *Demuxer) dropAU() {
-	for _, src := range d.au.Sources {
-		src.Release()
+// handOver gives the access unit (built with appendRange without retain)
+// the stream's holds on its Sources, releasing those of the PES's Sources
+// the unit does not reference (a packet holding only the PES header or
+// an AUD), instead of retaining each once more for the unit and then
+// releasing the stream's: a video unit is the whole PES, and the second
+// touch of every Source when the PES ends, tens of milliseconds after its
+// packet arrived, missed the CPU's caches (SRT, in perf: 7% of the
+// publisher's read loop). It relies on the unit's Sources being listed in
+// the order the PES's are, which holds when each Source's pieces are
+// contiguous in the PES; otherwise it falls back to retaining them.
+func (d *Demuxer) handOver(s *stream) {
+	au := &d.au
+	j := 0
+	for _, src := range s.srcs {
+		if j < len(au.Sources) && au.Sources[j] == src {
+			j++
+		}
 	}
-	d.resetAU()
+	if j != len(au.Sources) { // not in the same order: retain each for the unit
+		for _, src := range au.Sources {
+			src.Retain()
+		}
+		return // the stream's holds are released with the PES
+	}
+	j = 0
+	for i, src := range s.srcs {
+		if j < len(au.Sources) && au.Sources[j] == src {
+			j++
+		} else {
+			src.Release()
+		}
+		s.srcs[i] = nil
+	}
+	s.srcs = s.srcs[:0]
 }
 
 func (d *Demuxer) emitVideo(s *stream, emit func(*AccessUnit) error) error {
-	units, err := scanAnnexB(s.pieces, d.units[:0])
-	d.units = units[:0]
+	units, err := s.scan.end()
 	if err != nil {
 		d.stats.DroppedAUs++
 		s.needKey = true
@@ -753,18 +787,21 @@ func (d *Demuxer) emitVideo(s *stream, emit func(*AccessUnit) error) error {
 		}
 		au.Keyframe = au.Keyframe || key
 		off := au.Payload.Size
-		d.appendRange(&c, u.Off, u.End())
+		d.appendRange(&c, u.Off, u.End(), false)
 		au.Units = append(au.Units, codec.Span{Off: off, Len: u.Len})
 	}
+	// The unit's Sources are listed but not retained yet: the stream's
+	// holds cover them until handOver.
 	if len(au.Units) == 0 {
-		d.dropAU()
+		d.resetAU()
 		return nil
 	}
 	if s.needKey && !au.Keyframe {
 		d.stats.DroppedAUs++
-		d.dropAU()
+		d.resetAU()
 		return nil
 	}
+	d.handOver(s)
 	s.needKey = false
 	au.Kind, au.Codec = host.Video, s.codec
 	au.PTS, au.DTS = s.pts, s.dts
@@ -848,7 +885,7 @@ func (d *Demuxer) emitAudio(s *stream, emit func(*AccessUnit) error) error {
 		t := pts + time.Duration(frames*aacSamplesPerFrame)*time.Second/time.Duration(rate)
 		d.resetAU()
 		au := &d.au
-		d.appendRange(&c, off+hl, off+flen)
+		d.appendRange(&c, off+hl, off+flen, true)
 		au.Units = append(au.Units, codec.Span{Len: flen - hl})
 		au.Kind, au.Codec, au.Keyframe = host.Audio, codec.AAC, true
 		au.PTS, au.DTS = t, t
@@ -867,51 +904,77 @@ func (d *Demuxer) emitAudio(s *stream, emit func(*AccessUnit) error) error {
 	return nil
 }
 
-// scanAnnexB finds the NAL units of an Annex-B byte stream spread over
-// pieces (start codes may straddle them) and appends their logical spans
-// to dst, start codes and trailing zero bytes excluded. Bytes before the
-// first start code belong to no unit.
+// annexB finds the NAL units of an Annex-B byte stream fed piece by piece
+// (start codes may straddle pieces): their logical spans, start codes and
+// trailing zero bytes excluded. Bytes before the first start code belong
+// to no unit. The demuxer feeds each PES piece as it is appended, while
+// the TS packet it lies in is still in the CPU's cache: scanning the whole
+// PES when it ends read memory that had gone cold meanwhile (SRT: a fifth
+// of the publisher's read loop, in perf, went to that second miss).
+type annexB struct {
+	zeros int // zero bytes just before the current position
+	start int // logical offset of the current unit's first byte, -1 none
+	base  int // logical offset of the next piece
+	units []codec.Span
+	err   error // MaxUnitsPerAU exceeded; later units are not recorded
+}
+
+// reset starts a new byte stream, keeping the units' capacity.
+func (a *annexB) reset() {
+	a.zeros, a.start, a.base, a.err = 0, -1, 0, nil
+	a.units = a.units[:0]
+}
+
+func (a *annexB) add(end int) {
+	if end <= a.start || a.err != nil {
+		return
+	}
+	if len(a.units) >= MaxUnitsPerAU {
+		a.err = &limit.LimitError{Name: "MaxUnitsPerAU", Limit: MaxUnitsPerAU, Got: int64(len(a.units) + 1)}
+		return
+	}
+	a.units = append(a.units, codec.Span{Off: a.start, Len: end - a.start})
+}
+
+// feed scans the next piece of the stream.
+func (a *annexB) feed(b []byte) {
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], 1)
+		if j < 0 {
+			a.zeros = trailingZeros(b[i:], a.zeros)
+			break
+		}
+		k := i + j
+		if z := trailingZeros(b[i:k], a.zeros); z >= 2 {
+			if a.start >= 0 {
+				a.add(a.base + k - z)
+			}
+			a.start = a.base + k + 1
+		}
+		a.zeros = 0
+		i = k + 1
+	}
+	a.base += len(b)
+}
+
+// end closes the stream and returns its units (valid until the next
+// reset) and a *limit.LimitError if there were more than MaxUnitsPerAU.
+func (a *annexB) end() ([]codec.Span, error) {
+	if a.start >= 0 {
+		a.add(a.base - a.zeros)
+		a.start = -1
+	}
+	return a.units, a.err
+}
+
+// scanAnnexB scans pieces in one go and appends their units to dst (see
+// annexB).
 func scanAnnexB(pieces []piece, dst []codec.Span) ([]codec.Span, error) {
-	zeros := 0  // zero bytes just before the current position
-	start := -1 // logical offset of the current unit's first byte
-	base := 0
-	add := func(end int) error {
-		if end > start {
-			if len(dst) >= MaxUnitsPerAU {
-				return &limit.LimitError{Name: "MaxUnitsPerAU", Limit: MaxUnitsPerAU, Got: int64(len(dst) + 1)}
-			}
-			dst = append(dst, codec.Span{Off: start, Len: end - start})
-		}
-		return nil
-	}
+	a := annexB{start: -1, units: dst}
 	for _, pc := range pieces {
-		b := pc.b
-		for i := 0; i < len(b); {
-			j := bytes.IndexByte(b[i:], 1)
-			if j < 0 {
-				zeros = trailingZeros(b[i:], zeros)
-				break
-			}
-			k := i + j
-			if z := trailingZeros(b[i:k], zeros); z >= 2 {
-				if start >= 0 {
-					if err := add(base + k - z); err != nil {
-						return dst, err
-					}
-				}
-				start = base + k + 1
-			}
-			zeros = 0
-			i = k + 1
-		}
-		base += len(b)
+		a.feed(pc.b)
 	}
-	if start >= 0 {
-		if err := add(base - zeros); err != nil {
-			return dst, err
-		}
-	}
-	return dst, nil
+	return a.end()
 }
 
 // trailingZeros counts the zero bytes ending b, adding prev when b is all

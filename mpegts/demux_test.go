@@ -2,6 +2,7 @@ package mpegts
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -191,5 +192,105 @@ func TestScanAnnexBSplits(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// esPkt builds one TS packet of pid carrying payload (at most 184 bytes),
+// stuffed through the adaptation field.
+func esPkt(pid uint16, pusi bool, cc byte, payload []byte) []byte {
+	p := make([]byte, 0, PacketSize)
+	b1 := byte(pid>>8) & 0x1F
+	if pusi {
+		b1 |= 0x40
+	}
+	p = append(p, syncByte, b1, byte(pid))
+	if n := PacketSize - 4 - len(payload); n > 0 {
+		p = append(p, 0x30|cc&15, byte(n-1))
+		if n > 1 {
+			p = append(p, 0)
+			p = append(p, bytes.Repeat([]byte{0xFF}, n-2)...)
+		}
+	} else {
+		p = append(p, 0x10|cc&15)
+	}
+	return append(p, payload...)
+}
+
+// TestDemuxVideoSourcesHandedOver: a video unit takes over the PES's holds
+// on its sources (no second Retain), and a source the unit does not
+// reference (a packet carrying only the PES header and an AUD) is
+// released when the PES ends, not kept by the unit. When a source's
+// pieces are not contiguous, the unit's sources are not in the PES's order
+// and the demuxer retains them instead; either way every hold comes back.
+func TestDemuxVideoSourcesHandedOver(t *testing.T) {
+	const vpid = 0x100
+	pesHdr := []byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1} // PTS only, unbounded length
+	aud := []byte{0, 0, 0, 1, 0x09, 0xF0}
+	idr := append([]byte{0, 0, 0, 1, 0x65}, bytes.Repeat([]byte{0x88}, 150)...)
+	for _, tc := range []struct {
+		name string
+		// which source (0, 1, 2) carries packets 1..3 of the PES; packet
+		// 0 (PES header + AUD) is always source 0.
+		of      [3]int
+		want    []int // the sources the unit lists, in order
+		retains [3]int
+		// headerOnly: source 0 carries nothing of the unit, so only the
+		// feeder's hold is left on it once the PES has ended.
+		headerOnly bool
+	}{
+		{"contiguous", [3]int{1, 1, 2}, []int{1, 2}, [3]int{1, 1, 1}, true},
+		{"source reappears", [3]int{1, 0, 2}, []int{1, 0, 2}, [3]int{2, 2, 2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDemuxer(Options{})
+			var l ledger
+			var c collector
+			srcs := [3]*countSource{l.new(t), l.new(t), l.new(t)}
+			push := func(pkt []byte, s Source) {
+				t.Helper()
+				if err := d.Push(pkt, s, c.emit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			push(psiPkt(0, patSec(1, MuxPMTPID)), nil)
+			push(psiPkt(MuxPMTPID, pmtSec(1, vpid, StreamTypeH264, vpid)), nil)
+			push(esPkt(vpid, true, 0, append(append([]byte(nil), pesHdr...), aud...)), srcs[0])
+			push(esPkt(vpid, false, 1, idr[:100]), srcs[tc.of[0]])
+			push(esPkt(vpid, false, 2, idr[100:]), srcs[tc.of[1]])
+			push(esPkt(vpid, false, 3, bytes.Repeat([]byte{0x99}, 60)), srcs[tc.of[2]])
+			if err := d.Flush(c.emit); err != nil {
+				t.Fatal(err)
+			}
+			if len(c.aus) != 1 {
+				t.Fatalf("%d units, want 1", len(c.aus))
+			}
+			var got []int
+			for _, s := range c.aus[0].srcs {
+				for i, x := range srcs {
+					if s == x {
+						got = append(got, i)
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("unit's sources %v, want %v", got, tc.want)
+			}
+			for i, s := range srcs {
+				if s.retains != tc.retains[i] {
+					t.Errorf("source %d retained %d times, want %d", i, s.retains, tc.retains[i])
+				}
+			}
+			if tc.headerOnly && srcs[0].refs != 1 {
+				t.Errorf("header-only source still held by the demuxer or the unit: %d holds", srcs[0].refs)
+			}
+			c.releaseAll()
+			d.Close()
+			for _, s := range srcs {
+				s.Release() // the feeder's hold
+			}
+			if err := l.balanced(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

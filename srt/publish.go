@@ -46,6 +46,10 @@ type publisher struct {
 	// emitFn is p.emit bound once, so the per-packet Push passes no new
 	// closure.
 	emitFn func(*mpegts.AccessUnit) error
+	// unflushed is the bytes read not yet added to the server's totals:
+	// every publisher adding to that one shared counter per packet made
+	// its cache line bounce between cores, so it is added per report.
+	unflushed int64
 }
 
 // errEmit marks an error from publishing a frame (the host ended the
@@ -117,10 +121,18 @@ func (p *publisher) loop(wd *watchdog) error {
 			if extra {
 				nextExtra = now.Add(statsInterval)
 			}
+			p.flushTotals()
 			p.reportIngest(extra)
 			p.noteIgnored()
 		}
 	}
+}
+
+// flushTotals adds the bytes read since the last call to the server's
+// totals.
+func (p *publisher) flushTotals() {
+	p.srv.totals.BytesRead.Add(p.unflushed)
+	p.unflushed = 0
 }
 
 // noteIgnored logs, when they change, the programs and elementary streams
@@ -145,7 +157,7 @@ func (p *publisher) noteIgnored() {
 // the connection's allocator (carrySource).
 func (p *publisher) feed(data []byte, src *packetSource) error {
 	p.st.BytesRead += int64(len(data))
-	p.srv.totals.BytesRead.Add(int64(len(data)))
+	p.unflushed += int64(len(data))
 	i := 0
 	if c := p.carry; c != nil {
 		need := tsPacketSize - c.n
@@ -321,6 +333,7 @@ func (p *publisher) reportIngest(extra bool) {
 // releases its packets on this goroutine), releases what the demuxer still
 // holds, and checks both ledgers: the allocator and gosrt's packets.
 func (p *publisher) finish(err error) {
+	p.flushTotals()
 	p.demux.Close()
 	if p.carry != nil {
 		p.dropCarry()

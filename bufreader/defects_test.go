@@ -15,6 +15,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 )
@@ -556,16 +557,16 @@ func TestDefect_DeadlineOnlyForBareNetConn(t *testing.T) {
 			defer client.Close()
 			defer server.Close()
 
-			const timeout = 100 * time.Millisecond
-			r := New(wrap(client), Options{BlockSize: MinBlockSize, ReadTimeout: timeout})
+			const readTimeout = 100 * time.Millisecond
+			r := New(wrap(client), Options{BlockSize: MinBlockSize, ReadTimeout: readTimeout})
 			start := time.Now()
 			_, err := r.ReadByte()
 			r.Recycle()
-			if !isTimeout(err) {
+			if !timeout.Is(err) {
 				t.Fatalf("ReadByte on a silent peer = %v, want a timeout", err)
 			}
-			if d := time.Since(start); d < timeout/2 || d > 5*time.Second {
-				t.Fatalf("timed out after %v, want about %v", d, timeout)
+			if d := time.Since(start); d < readTimeout/2 || d > 5*time.Second {
+				t.Fatalf("timed out after %v, want about %v", d, readTimeout)
 			}
 
 			// Many small writes make many fills; with a timeout longer than
@@ -616,7 +617,7 @@ func TestSetReadTimeout(t *testing.T) {
 	defer r.Recycle()
 
 	r.SetReadTimeout(50 * time.Millisecond)
-	if _, err := r.ReadByte(); !isTimeout(err) {
+	if _, err := r.ReadByte(); !timeout.Is(err) {
 		t.Fatalf("ReadByte with a timeout set = %v, want a timeout", err)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing/iotest"
 
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/limit"
 )
 
@@ -57,7 +58,7 @@ func classify(err error) errClass {
 		return errClass("limit " + le.Name)
 	case errors.Is(err, errTerm):
 		return errTermClass
-	case isTimeout(err):
+	case timeout.Is(err):
 		return errTimeout
 	case errors.Is(err, io.ErrNoProgress):
 		return errNoProgress

@@ -72,6 +72,7 @@ import (
 
 	"github.com/langhuihui/gomem"
 
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 )
@@ -261,7 +262,7 @@ func (r *Reader) fill() error {
 		return ErrClosed
 	}
 	if err := r.err; err != nil {
-		if isTimeout(err) {
+		if timeout.Is(err) {
 			r.err = nil
 		}
 		return err
@@ -298,7 +299,7 @@ func (r *Reader) fill() error {
 			return nil
 		}
 		if err != nil {
-			if !isTimeout(err) {
+			if !timeout.Is(err) {
 				r.err = err
 			}
 			return err
@@ -340,7 +341,7 @@ func (r *Reader) tailForFill() *block {
 		r.spare = nil
 	}
 	if mem == nil {
-		mem = pool.MallocBlock(r.alloc, r.blockSize)
+		mem = pool.Malloc(r.alloc, r.blockSize)
 	}
 	r.blocks = append(r.blocks, block{mem: mem})
 	return &r.blocks[len(r.blocks)-1]
@@ -425,11 +426,6 @@ func (r *Reader) armDeadline() {
 	r.armedAt = now
 	r.stats.DeadlineArms++
 	_ = r.deadline.SetReadDeadline(now.Add(r.timeout))
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 // ensure buffers at least n unread bytes without consuming any.

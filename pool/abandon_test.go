@@ -15,7 +15,7 @@ import (
 // allocator, its arena and the pool's own record of the abandonment.
 func TestAbandonedAllocatorIsCollected(t *testing.T) {
 	a := NewAllocator(64 << 10)
-	blk := MallocBlock(a, 16<<10)
+	blk := Malloc(a, 16<<10)
 	for i := range blk {
 		blk[i] = byte(i)
 	}

@@ -91,12 +91,6 @@ func tableOf(a *gomem.ScalableMemoryAllocator) *blockTable {
 
 func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 
-// MallocBlock is Malloc: every range Malloc'd from an allocator made by
-// NewAllocator may be freed in pieces of any size, and its granules return
-// to gomem when all of them have been freed. It stays as the name readers
-// use for the blocks they fill.
-func MallocBlock(a *Allocator, n int) []byte { return Malloc(a, n) }
-
 // malloc carves n (0 < n <= gomem.MaxBlockSize) bytes: from the slab when
 // n is smaller than a granule, else as a block of whole granules whose tail
 // beyond n counts as freed at once.

@@ -8,9 +8,9 @@ import (
 
 func TestBlockReturnsWholeWhenEveryPieceIsFreed(t *testing.T) {
 	a := pool.NewAllocator(64 << 10)
-	b := pool.MallocBlock(a, 16<<10)
+	b := pool.Malloc(a, 16<<10)
 	if got := pool.InUse(a); got != 16<<10 {
-		t.Fatalf("InUse %d after MallocBlock", got)
+		t.Fatalf("InUse %d after Malloc", got)
 	}
 	pieces := [][]byte{b[:1], b[1:4097], b[4097:4100], b[4100:]}
 	for i, p := range pieces {
@@ -48,7 +48,7 @@ func TestHeaderGapsDoNotFragmentTheAllocator(t *testing.T) {
 	for i := 0; i < 50000; i++ {
 		if len(cur) < piece+1 {
 			pool.Free(a, cur) // the block's unused tail
-			cur = pool.MallocBlock(a, block)
+			cur = pool.Malloc(a, block)
 		}
 		pool.Free(a, cur[:1]) // the chunk header, consumed
 		ring = append(ring, cur[1:piece+1])

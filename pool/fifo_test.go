@@ -102,7 +102,7 @@ func runFIFO(t *testing.T, l fifoLoad) fifoResult {
 				if tail != nil && w < len(tail) {
 					Free(a, tail[w:]) // sealed: its unused room goes back
 				}
-				tail, w = MallocBlock(a, l.blockSize), 0
+				tail, w = Malloc(a, l.blockSize), 0
 				note()
 			}
 			r := min(n, len(tail)-w, 512+rng.IntN(8<<10))

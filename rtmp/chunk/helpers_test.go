@@ -2,13 +2,13 @@ package chunk
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/zcingest/zerocopy/bufreader"
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/pool"
 )
 
@@ -159,7 +159,7 @@ func readAll(t testing.TB, src io.Reader, blockSize int, opts Options) readResul
 	for {
 		err := r.ReadMessage(&msg)
 		if err != nil {
-			if isTimeout(err) {
+			if timeout.Is(err) {
 				continue
 			}
 			if err != io.EOF {
@@ -182,11 +182,6 @@ func readAll(t testing.TB, src io.Reader, blockSize int, opts Options) readResul
 	}
 	pool.Recycle(alloc)
 	return res
-}
-
-func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }
 
 func sameMsgs(t testing.TB, got, want []tmsg) {

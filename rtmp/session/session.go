@@ -28,6 +28,7 @@ import (
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/ingest"
 	"github.com/zcingest/zerocopy/internal/rcvlowat"
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 	"github.com/zcingest/zerocopy/rtmp/amf0"
@@ -219,7 +220,7 @@ func (s *session) run() error {
 	_ = s.conn.SetDeadline(hs)
 	res, err := handshake.Serve(s.br, s.conn, handshake.Options{})
 	if err != nil {
-		if isTimeout(err) {
+		if timeout.Is(err) {
 			return fmt.Errorf("rtmp handshake not finished within %v: %w", s.cfg.HandshakeTimeout, err)
 		}
 		return err
@@ -234,7 +235,7 @@ func (s *session) run() error {
 	defer msg.Free(s.alloc)
 	for {
 		if err := s.cr.ReadMessage(&msg); err != nil {
-			if s.stats.Role == "" && isTimeout(err) {
+			if s.stats.Role == "" && timeout.Is(err) {
 				return fmt.Errorf("rtmp: no publish or play within %v of connecting: %w", s.cfg.SetupTimeout, err)
 			}
 			return err
@@ -734,11 +735,6 @@ func (s *session) growArena() {
 func (s *session) freePins() {
 	pool.FreePins(s.alloc, s.pins)
 	s.pins = nil
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 func peerGone(err error) bool {

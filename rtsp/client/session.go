@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/internal/rcvlowat"
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/pool"
 	rtspauth "github.com/zcingest/zerocopy/rtsp/auth"
 	"github.com/zcingest/zerocopy/rtsp/base"
@@ -174,7 +174,7 @@ func (s *session) readErr(err error) error {
 	if c := s.stopCause(); c != nil {
 		return c
 	}
-	if isTimeout(err) {
+	if timeout.Is(err) {
 		return fmt.Errorf("%w for %v", errNoMedia, s.cfg.ReadTimeout)
 	}
 	if errors.Is(err, io.EOF) {
@@ -601,7 +601,7 @@ func (s *session) readUDP() error {
 			}
 		}
 		if err != nil {
-			if !isTimeout(err) {
+			if !timeout.Is(err) {
 				return s.readErr(err)
 			}
 			armed = time.Time{}
@@ -827,17 +827,4 @@ func (s *session) finish(runErr error) error {
 		return nil
 	}
 	return runErr
-}
-
-// isTimeout reports whether err is a read deadline passing. A deadline
-// error is matched first without allocating: the shared UDP readers wake
-// on one every UDPTick, and the interface target of errors.As escapes to
-// the heap (two allocations a second per socket, counted by the ingest
-// benchmark as mallocs per MB).
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/zcingest/zerocopy/bufreader"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/internal/rcvlowat"
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 	"github.com/zcingest/zerocopy/rtsp/base"
@@ -119,10 +119,10 @@ func (c *conn) run() error {
 	for {
 		il, err := c.rd.IsInterleaved()
 		if err != nil {
-			if isTimeout(err) && c.alive() {
+			if timeout.Is(err) && c.alive() {
 				continue
 			}
-			if isTimeout(err) && c.st != stateRecording && c.st != statePlaying {
+			if timeout.Is(err) && c.st != stateRecording && c.st != statePlaying {
 				return fmt.Errorf("rtsp: no RECORD or PLAY within %v of connecting: %w", c.s.cfg.SetupTimeout, err)
 			}
 			return err
@@ -691,17 +691,4 @@ func (c *conn) growArena() {
 	if c.pins == nil {
 		c.pins = pool.ReserveArenas(c.alloc, c.s.cfg.AllocatorSize)
 	}
-}
-
-// isTimeout reports whether err is a read deadline passing. A deadline
-// error is matched first without allocating: the shared UDP readers wake
-// on one every UDPTick, and the interface target of errors.As escapes to
-// the heap (two allocations a second per socket, counted by the ingest
-// benchmark as mallocs per MB).
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/internal/timeout"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/pool"
 )
@@ -72,7 +73,7 @@ type udpServer struct {
 	closing  []*udpClosing
 	lastRR   time.Time
 	rtcpBuf  []byte
-	// block is the MallocBlock datagrams are read into back to back, and
+	// block is the Malloc'd block datagrams are read into back to back, and
 	// off where the next one goes: whole-block accounting (pool/block.go)
 	// then sees the RTP headers and FU bytes the depacketizers free as
 	// counted pieces, instead of gomem fragmenting its free tree on each.
@@ -372,7 +373,7 @@ func (u *udpServer) readRTP() {
 	for {
 		if socketOpen {
 			if err := u.readOne(); err != nil {
-				if !isTimeout(err) {
+				if !timeout.Is(err) {
 					socketOpen = false
 				}
 			}
@@ -424,7 +425,7 @@ func (u *udpServer) readOne() error {
 	}
 	if len(u.block)-u.off < UDPDatagramSize {
 		u.retireBlock()
-		u.block, u.off = pool.MallocBlock(u.alloc, UDPBlockSize), 0
+		u.block, u.off = pool.Malloc(u.alloc, UDPBlockSize), 0
 	}
 	blk := u.block[u.off : u.off+UDPDatagramSize]
 	var n int
@@ -529,7 +530,7 @@ func (u *udpServer) readRTCP() {
 	passed := 0
 	for {
 		n, from, err := u.readRTCPFrom(buf)
-		if err != nil && !isTimeout(err) {
+		if err != nil && !timeout.Is(err) {
 			return
 		}
 		if n < 8 || buf[1] != 200 { // only sender reports are acted on

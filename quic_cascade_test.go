@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -259,11 +260,32 @@ func TestQUICCascadeLastPlayerStops(t *testing.T) {
 	kill := qcPushLoop(ctx, clip, "rtmp://"+parent.rtmp+"/live/x")
 	defer kill()
 	qcWait(t, 10*time.Second, "parent stream", func() bool { return parent.Hub().Stream("live/x") != nil })
-	out, err := ffmpeg(ctx, "-rw_timeout", "15000000", "-i", "http://"+child.http+"/live/x.flv", "-t", "1.5", "-c", "copy", "-f", "null", "-").CombinedOutput()
+	// The player is an HTTP client the test closes itself, so that "left"
+	// is taken before the child can see the connection go: with ffmpeg, its
+	// exit after closing the socket made "left" late by over 100 ms on a
+	// loaded machine, and STOPFLV looked early.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+child.http+"/live/x.flv", nil)
 	if err != nil {
-		t.Fatalf("player: %v: %s", err, out)
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("player: %v", err)
+	}
+	buf := make([]byte, 32<<10)
+	got := 0
+	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; {
+		n, err := resp.Body.Read(buf)
+		got += n
+		if err != nil {
+			t.Fatalf("player: %d bytes, then %v", got, err)
+		}
 	}
 	left := time.Now()
+	resp.Body.Close()
+	if got < 1000 {
+		t.Fatalf("player got %d bytes in 1.5 s", got)
+	}
 	qcWait(t, 10*time.Second, "STOPFLV at the parent", func() bool { return parent.parentStats().Stops.Load() == 1 })
 	if d := time.Since(left); d < 900*time.Millisecond {
 		t.Errorf("STOPFLV %v after the player left, before stopdelay", d)

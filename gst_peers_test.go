@@ -158,7 +158,7 @@ func TestGstSRTPublish(t *testing.T) {
 }
 
 // TestGstSRTWrongPassphrase: a GStreamer caller with the wrong passphrase
-// is refused (code 1010 logged with the reason), its run fails, and the
+// is refused (code 10, REJ_BADSECRET, logged with the reason), its run fails, and the
 // path is never published.
 func TestGstSRTWrongPassphrase(t *testing.T) {
 	testcam.NeedGStreamer(t, slices.Concat(gsPublishElements, []string{"mpegtsmux", "srtsink"})...)
@@ -190,9 +190,9 @@ func TestGstSRTWrongPassphrase(t *testing.T) {
 	}
 	// The refusal reaches the log on the server's accept goroutine.
 	deadline := time.Now().Add(5 * time.Second)
-	for !regexp.MustCompile(`msg="srt caller refused".* code=1010 reason=`).MatchString(ts.log.String()) {
+	for !regexp.MustCompile(`msg="srt caller refused".* code=10 reason=`).MatchString(ts.log.String()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no refusal with code 1010 and a reason logged; gst-launch said:\n%s", out)
+			t.Fatalf("no refusal with code 10 and a reason logged; gst-launch said:\n%s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -31,7 +31,7 @@ type Config struct {
 	RTMP   RTMPConfig  `desc:"RTMP ingest and play"`
 	RTSP   RTSPConfig  `desc:"RTSP ingest (ANNOUNCE/RECORD) and play, over TCP interleaved and UDP"`
 	QUIC   QUICConfig  `desc:"Monibuca cascade over QUIC: parent (origin) listener and child (edge) of zerocopy.quic.parent"`
-	SRT    SRTConfig   `desc:"SRT ingest (publish), play and pull (gosrt listener and caller, UDP)"`
+	SRT    SRTConfig   `desc:"SRT ingest (publish), play and pull (listener and caller, UDP)"`
 }
 
 // ZeroCopy is the plugin.
@@ -48,8 +48,8 @@ type ZeroCopy struct {
 	// quicParent and quicChild are the cascade roles while they run.
 	quicParent *cascade.Parent
 	quicChild  *cascade.Child
-	// srt is the SRT server while it runs: gosrt binds its own socket, so
-	// Dispose closes it and waits for its connections.
+	// srt is the SRT server while it runs: it binds its own UDP socket,
+	// so Dispose closes it and waits for its connections.
 	srt *srt.Server
 }
 

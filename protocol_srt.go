@@ -13,7 +13,7 @@ import (
 // SRTConfig is the `zerocopy.srt` section. Numeric and duration fields
 // carry min/max tags the config loader enforces.
 type SRTConfig struct {
-	Enable     bool   `default:"true" desc:"accept SRT publishers and players (gosrt listener, UDP)"`
+	Enable     bool   `default:"true" desc:"accept SRT publishers and players (UDP listener)"`
 	ListenAddr string `default:"127.0.0.1:6000" desc:"SRT listen address (UDP)"`
 	// The passphrase bounds (10..79 bytes) are checked at start.
 	Passphrase string `desc:"require this SRT passphrase (AES) of every caller, 10 to 79 bytes (never logged)"`
@@ -71,8 +71,8 @@ func (p *ZeroCopy) startSRT() error {
 		return err
 	}
 	log.Info("listening", "listener", "srt", "udp", addr.String())
-	// gosrt binds its own socket, so the host's listener list lacks it
-	// unless it is told.
+	// The SRT transport binds its own UDP socket, so the host's listener
+	// list lacks it unless it is told.
 	if a, ok := p.svc.(host.EndpointAdvertiser); ok {
 		a.AdvertiseEndpoint(host.Endpoint{Name: "srt", Addr: addr, Title: "SRT", Container: "mpegts", URL: srt.URL})
 	}
@@ -83,16 +83,17 @@ func (p *ZeroCopy) startSRT() error {
 
 // stopSRT closes the listener, the pulls and every SRT connection and
 // waits for their goroutines; each publisher closes its publish and gives
-// every gosrt packet back on the way out.
+// every SRT packet back to its pool on the way out.
 func (p *ZeroCopy) stopSRT() {
 	if p.srt == nil {
 		return
 	}
 	p.srt.Close()
-	t := p.srt.Totals()
-	p.log.Info("srt stopped", "accepted", t.Accepted.Load(), "rejected", t.Rejected.Load(), "accept_panics", t.AcceptPanics.Load(),
+	t, ls := p.srt.Totals(), p.srt.ListenerStats()
+	p.log.Info("srt stopped", "accepted", t.Accepted.Load(), "rejected", t.Rejected.Load(),
 		"packets", t.Packets.Load(), "decommissioned", t.Decommissioned.Load(), "packets_abandoned", t.PacketsAbandoned.Load(),
-		"egress_bytes_copied", t.EgressBytesCopied.Load())
+		"egress_bytes_copied", t.EgressBytesCopied.Load(), "datagrams", ls.Datagrams, "malformed_datagrams", ls.Malformed,
+		"dropped_pool_exhausted", ls.PoolExhausted, "dropped_queue_full", ls.QueueFull, "dropped_unknown_socket", ls.UnknownSocket)
 }
 
 // parsePulls turns "path=srt://…" items into a path → URL map.

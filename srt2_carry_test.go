@@ -21,8 +21,12 @@ var st2CarryLine = regexp.MustCompile(`msg="srt connection closed".*role=publish
 
 // st2CheckCarried checks that some publisher split TS packets across SRT
 // packets, that each carried packet cost exactly 188 copied bytes, and
-// that nothing was skipped.
-func st2CheckCarried(t *testing.T, ts *stServer) {
+// that nothing was skipped. With lostTail, the stream's end may be cut
+// inside a TS packet: libsrt in live mode closes without lingering
+// (SRTO_LINGER 0), so ffmpeg's last packet or two may never be sent, and
+// the carry begun from the last one that came is dropped at close (fewer
+// than 188 bytes, copied and then skipped).
+func st2CheckCarried(t *testing.T, ts *stServer, lostTail bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	var m []string
@@ -36,7 +40,11 @@ func st2CheckCarried(t *testing.T, ts *stServer) {
 	skipped, _ := strconv.Atoi(m[1])
 	carried, _ := strconv.Atoi(m[2])
 	copied, _ := strconv.Atoi(m[3])
-	if carried == 0 || skipped != 0 || copied != 188*carried {
+	tail := 0
+	if lostTail && skipped < 188 {
+		tail = skipped
+	}
+	if carried == 0 || skipped != tail || copied != 188*carried+tail {
 		t.Fatalf("carry_packets=%d carry_bytes_copied=%d skipped_bytes=%d: want split packets carried at 188 bytes each, none skipped", carried, copied, skipped)
 	}
 	t.Logf("%d TS packets carried across SRT packets (%d bytes copied), none skipped", carried, copied)
@@ -61,12 +69,13 @@ func TestSRT2SplitTSPacketsFFmpeg(t *testing.T) {
 	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
-	// gosrt drops what is still in its receive buffer (the latency's
-	// worth) when the caller shuts down, so the clip's last ~0.3 s never
-	// reach the demuxer: see the Go client test for the whole file.
+	// libsrt closes without lingering, so ffmpeg's last packet or two
+	// may never be sent, and with them the last audio PES (the muxer
+	// packs several AAC frames per PES): see the Go client test for the
+	// whole file.
 	stSameUnits(t, clip, out, "0:v", 0.8)
 	stSameUnits(t, clip, out, "0:a", 0.8)
-	st2CheckCarried(t, ts)
+	st2CheckCarried(t, ts, true)
 }
 
 // TestSRT2SplitTSPacketsGoClient: a gosrt caller writes a TS file in SRT
@@ -97,7 +106,7 @@ func TestSRT2SplitTSPacketsGoClient(t *testing.T) {
 	}
 	stSameUnits(t, src, out, "0:v", 0.95)
 	stSameUnits(t, src, out, "0:a", 0.95)
-	st2CheckCarried(t, ts)
+	st2CheckCarried(t, ts, false)
 }
 
 // st2PushFile publishes data (a TS file, byte for byte) as a gosrt caller,

@@ -3,7 +3,7 @@ package host
 import "net"
 
 // Endpoint is a listener a plugin binds itself, outside ListenTCP,
-// ListenQUIC and ListenUDP (SRT: gosrt opens its own UDP socket), so the
+// ListenQUIC and ListenUDP (SRT: its transport opens its own UDP socket), so the
 // host does not know it exists. A plugin advertises it (EndpointAdvertiser)
 // for the host to list with its own listeners, in a startup banner or a
 // status page.

@@ -3,7 +3,7 @@ package host
 import "github.com/zcingest/zerocopy/pool"
 
 // Holder is foreign memory a frame's payload points into: buffers a
-// protocol library owns, such as gosrt's packets, which the frame borrows
+// transport owns, such as SRT's packet slots, which the frame borrows
 // instead of copying them into the allocator. Release gives them back.
 //
 // Release runs exactly once per Hold, on the publishing goroutine (the

@@ -6,7 +6,7 @@
 // The plugin's config section is `zerocopy:` in m7s's config.yaml. Each
 // protocol has its own subsection with `enable` and a listen address: RTMP,
 // RTSP and SRT. Their read paths are zerocopy's: media payloads stay in the
-// memory they were read into (pooled blocks, or gosrt's packets for SRT)
+// memory they were read into (pooled blocks, or the SRT transport's packet slots)
 // and are attached to m7s's own frames, so m7s's subscribers (HTTP-FLV,
 // HLS, recording) work unchanged and no media byte is copied on the way in.
 // RTMP payloads become m7s RTMP frames; RTSP and SRT access units become

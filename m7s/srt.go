@@ -13,7 +13,7 @@ import (
 // host's `zerocopy.srt` section (publishing keys only: m7s's own egress
 // serves players, so SRT subscribe is refused).
 type SRTConfig struct {
-	Enable      bool          `default:"true" desc:"accept SRT publishers (gosrt listener, UDP)"`
+	Enable      bool          `default:"true" desc:"accept SRT publishers (UDP listener)"`
 	ListenAddr  string        `default:":6000" desc:"SRT listen address (UDP); m7s's stock srt plugin must not use it"`
 	Passphrase  string        `desc:"require this SRT passphrase (AES) of every caller, 10 to 79 bytes (never logged)"`
 	Latency     time.Duration `default:"120ms" desc:"SRT latency (TSBPD delay) offered to callers"`
@@ -57,8 +57,8 @@ func (p *ZeroCopyPlugin) startSRT() error {
 }
 
 // stopSRT closes the listener and every SRT connection and waits for
-// them; each publisher's Close gives every gosrt packet back on the way
-// out.
+// them; each publisher's Close gives every SRT packet back to its pool on
+// the way out.
 func (p *ZeroCopyPlugin) stopSRT() {
 	if p.srt == nil {
 		return

@@ -41,7 +41,7 @@ const m7sAllocatorSize = 64 << 10
 //     goroutine.
 //   - The frames lent to m7s are host.Frames of a FramePool on the payload
 //     allocator: giving one back (Discard) frees its payload through pool,
-//     or releases the foreign memory it holds (SRT: gosrt packets,
+//     or releases the foreign memory it holds (SRT: packet slots,
 //     host.Holder), on the publishing goroutine.
 //
 // Close stops the m7s publisher and waits (bounded) for its dispose, then

@@ -6,7 +6,7 @@
 // of views into the 188-byte TS packets it was pushed, with Annex-B start
 // codes and ADTS headers left out, so the H.264/H.265 NAL units and raw AAC
 // frames lie back to back exactly as host.FormatUnits wants them. The
-// packets live in foreign buffers (Sources, e.g. gosrt packets) that the
+// packets live in foreign buffers (Sources, e.g. SRT packet slots) that the
 // demuxer retains while it holds views of them and hands over, retained
 // once per access unit, to whoever takes the unit.
 //
@@ -42,7 +42,7 @@ const syncByte = 0x47
 var ErrSync = errors.New("mpegts: packet not aligned on a sync byte")
 
 // Source is a ref-counted foreign buffer that TS packets live in (for SRT,
-// one gosrt packet carrying 7 TS packets). Retain adds a hold; Release
+// one SRT packet carrying 7 TS packets). Retain adds a hold; Release
 // (host.Holder) drops one; the last Release gives the buffer back. All calls
 // happen on the connection's goroutine.
 type Source interface {

@@ -9,7 +9,7 @@ const (
 	// DefaultMaxPESSize caps the bytes one PES may collect before it is
 	// dropped (Options.MaxPESSize overrides it). A video PES with length 0
 	// ends only at the next PUSI: a peer that never sends one would make the
-	// demuxer retain every packet's Source (gosrt buffers) forever.
+	// demuxer retain every packet's Source (SRT packet slots) forever.
 	DefaultMaxPESSize = 4 << 20
 
 	// MaxPESHeaderSize is the largest PES header (9 fixed bytes plus a

@@ -10,19 +10,19 @@ const (
 	// REJX_OVERLOAD instead of spawning a goroutine each.
 	MaxPendingHandshakes = 64
 	// MinPassphrase and MaxPassphrase are libsrt's bounds (SRTO_PASSPHRASE
-	// takes 10 to 79 bytes); gosrt refuses shorter ones, libsrt longer.
+	// takes 10 to 79 bytes); libsrt refuses shorter and longer ones.
 	MinPassphrase = 10
 	MaxPassphrase = 79
 	// MaxSendBufferPackets bounds the packets a player's connection keeps
 	// unacknowledged (about 11 MB): a peer that stops acknowledging is cut
-	// instead of growing gosrt's send buffer until its drop delay.
+	// (the transport would otherwise drop its oldest packets silently).
 	MaxSendBufferPackets = 8192
 	// payloadSize is one SRT message of TS: 7 packets of 188 bytes, the
 	// size every SRT peer expects in live mode.
 	payloadSize  = 7 * tsPacketSize
 	tsPacketSize = 188
 	// allocatorSize is a publishing connection's allocator: its frames'
-	// payloads are gosrt's packet buffers (foreign memory), so the
+	// payloads are the transport's packet slots (foreign memory), so the
 	// allocator only backs the Writer API and stays tiny.
 	allocatorSize = 4096
 	// statsInterval is how often a connection reports its SRT statistics
@@ -35,7 +35,8 @@ const (
 	// drainWait bounds waiting for a player to acknowledge the end of a
 	// stream before its connection closes.
 	drainWait = 2 * time.Second
-	// dialDrainWait bounds waiting for a closed gosrt dialer's reader
-	// goroutine (see drainDialer).
-	dialDrainWait = 500 * time.Millisecond
+	// maxURLMillis bounds the millisecond values of a pull URL (latency,
+	// conntimeo, peeridletimeo): an hour, far beyond any sane setting, so
+	// a typo cannot overflow a duration or park a pull for ever.
+	maxURLMillis = 3600 * 1000
 )

@@ -8,20 +8,19 @@ import (
 	"log/slog"
 	"time"
 
-	gosrt "github.com/datarhei/gosrt"
-
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/mpegts"
+	"github.com/zcingest/zerocopy/srt/transport"
 )
 
 // player feeds one SRT player from a host subscriber: the TS muxer writes
 // headers from its own scratch around views of each frame's units, and the
 // player assembles them into 1316-byte messages (seven TS packets) because
-// gosrt's Write takes contiguous bytes. That assembly is one copy per
-// egress byte, counted in EgressBytesCopied; gosrt then copies the message
-// into its own packet (its cost, not counted here).
+// the transport's Write takes contiguous bytes. That assembly is one copy
+// per egress byte, counted in EgressBytesCopied; Write then copies the
+// message into its send buffer's packet slot (kept for retransmission).
 type player struct {
-	conn gosrt.Conn
+	conn *transport.Conn
 	st   *ConnStats
 	srv  *Server
 	msg  []byte // the message being assembled, cap payloadSize
@@ -29,18 +28,20 @@ type player struct {
 	sendFn func(pieces [][]byte) error
 }
 
-// errSendQueueFull: gosrt's Write never blocks; it fails when its write
-// queue is full or the connection is closed.
 // errStreamEnded is a player's close reason when its stream ended.
 var errStreamEnded = errors.New("stream ended")
 
-var errSendQueueFull = errors.New("srt send queue full or connection closed")
+// errSendFailed: the transport's Write never blocks; it fails when the
+// connection is closed.
+var errSendFailed = errors.New("srt send failed")
 
-func (s *Server) runPlay(conn gosrt.Conn, path string, st *ConnStats, log *slog.Logger) error {
-	// A player sends only control packets, which ReadPacket never returns;
-	// it returns io.EOF when the connection closes (peer shutdown, peer
-	// idle timeout, server close). That is how the player learns its
-	// peer left while it waits for frames.
+func (s *Server) runPlay(conn *transport.Conn, path string, st *ConnStats, log *slog.Logger) error {
+	// A player sends only control packets, which ReadPacket processes
+	// (ACKs and NAKs feed the sender) and never returns; it returns
+	// io.EOF when the connection closes (peer shutdown, peer idle
+	// timeout, server close). That is how the player learns its peer left
+	// while it waits for frames, so this goroutine must run for as long
+	// as the player does.
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	readDone := make(chan struct{})
@@ -52,7 +53,7 @@ func (s *Server) runPlay(conn gosrt.Conn, path string, st *ConnStats, log *slog.
 			if err != nil {
 				return
 			}
-			pkt.Decommission() // a player has nothing to say; drop it
+			pkt.Decommission() // a player sends no media; drop it
 		}
 	}()
 	defer func() { _ = conn.Close(); <-readDone }()
@@ -66,9 +67,9 @@ func (s *Server) runPlay(conn gosrt.Conn, path string, st *ConnStats, log *slog.
 	p.sendFn = p.send
 	err = p.loop(ctx, sub)
 	if errors.Is(err, io.EOF) && ctx.Err() == nil {
-		// The stream ended: closing now would discard what gosrt has not
-		// yet had acknowledged (its close flushes the send buffer), so
-		// the player would lose the stream's last frames.
+		// The stream ended: closing now would discard what the peer has
+		// not yet acknowledged (Close drops the send buffer), so the
+		// player would lose the stream's last frames to a late loss.
 		start := time.Now()
 		left := drainSend(conn, s.cfg.Latency)
 		log.Debug("srt play drained at stream end", "took", time.Since(start), "unacknowledged", left)
@@ -115,8 +116,9 @@ func (p *player) loop(ctx context.Context, sub host.Subscriber) error {
 			if rep, ok := sub.(host.EgressReporter); ok {
 				rep.ReportEgress(host.EgressStats{Protocol: "srt", Remote: p.st.Remote, Extra: stats.PlayExtra()})
 			}
-			// gosrt keeps unacknowledged packets until its drop delay; a
-			// peer that stops acknowledging would grow that buffer.
+			// The sender keeps unacknowledged packets until its drop
+			// delay (bounded by transport.MaxSendBuffer); a peer that
+			// stops acknowledging is cut here, earlier.
 			if buf := stats.SendBufPkts; buf > MaxSendBufferPackets {
 				return fmt.Errorf("player not acknowledging: %d packets unacknowledged (MaxSendBufferPackets %d)", buf, MaxSendBufferPackets)
 			}
@@ -155,7 +157,7 @@ func (p *player) flush() error {
 	n, err := p.conn.Write(p.msg)
 	p.msg = p.msg[:0]
 	if err != nil {
-		return fmt.Errorf("%w: %w", errSendQueueFull, err)
+		return fmt.Errorf("%w: %w", errSendFailed, err)
 	}
 	p.st.BytesSent += int64(n)
 	p.srv.totals.BytesSent.Add(int64(n))
@@ -165,7 +167,7 @@ func (p *player) flush() error {
 // drainSend waits, bounded, until the peer acknowledged everything written
 // and its latency window has passed, so it can still deliver the last
 // packets after our shutdown arrives.
-func drainSend(conn gosrt.Conn, latency time.Duration) (unacknowledged uint64) {
+func drainSend(conn *transport.Conn, latency time.Duration) (unacknowledged uint64) {
 	deadline := time.Now().Add(drainWait + latency)
 	for time.Now().Before(deadline) {
 		if unacknowledged = srtStats(conn).SendBufPkts; unacknowledged == 0 {

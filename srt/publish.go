@@ -10,21 +10,20 @@ import (
 	"sync/atomic"
 	"time"
 
-	gosrt "github.com/datarhei/gosrt"
-	"github.com/datarhei/gosrt/circular"
-
 	"github.com/zcingest/zerocopy/codec"
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/mpegts"
 	"github.com/zcingest/zerocopy/pool"
+	"github.com/zcingest/zerocopy/srt/transport"
+	"github.com/zcingest/zerocopy/srt/wire"
 )
 
 // publisher is one connection's read path, on the connection's goroutine:
-// every gosrt packet is wrapped in a packetSource, its TS packets are fed to
+// every SRT packet is wrapped in a packetSource, its TS packets are fed to
 // the demuxer as views, and each access unit becomes a frame that holds the
 // packets its payload lives in (foreign memory, host/foreign.go).
 type publisher struct {
-	conn   gosrt.Conn
+	conn   *transport.Conn
 	pub    host.Publisher
 	w      host.FrameWriter
 	alloc  *pool.Allocator
@@ -38,7 +37,7 @@ type publisher struct {
 	// carries its pool; nextSeq the sequence number that continues it.
 	carry    *carrySource
 	carries  carryPool
-	nextSeq  circular.Number
+	nextSeq  uint32
 	seqKnown bool
 	// ignoredPrograms and ignoredStreams are what was last logged of the
 	// demuxer's Ignored* counts.
@@ -60,9 +59,9 @@ func (e errEmit) Error() string { return e.err.Error() }
 func (e errEmit) Unwrap() error { return e.err }
 
 // runPublish reads conn until it ends, publishing to pub, then closes the
-// publish and checks that every packet went back to gosrt. The returned
+// publish and checks that every packet went back to its pool. The returned
 // error is the reason the connection ended (nil or io.EOF: the peer left).
-func (s *Server) runPublish(conn gosrt.Conn, pub host.Publisher, st *ConnStats, log *slog.Logger) error {
+func (s *Server) runPublish(conn *transport.Conn, pub host.Publisher, st *ConnStats, log *slog.Logger) error {
 	p := &publisher{conn: conn, pub: pub, st: st, log: log, srv: s,
 		alloc: pool.NewAllocator(allocatorSize), demux: mpegts.NewDemuxer(s.cfg.Demux)}
 	p.carries.alloc = p.alloc
@@ -71,8 +70,8 @@ func (s *Server) runPublish(conn gosrt.Conn, pub host.Publisher, st *ConnStats, 
 	p.emitFn = p.emit
 
 	// The host ending the publish (kicked, timed out, shutting down) must
-	// end the read: gosrt's ReadPacket knows no deadline or context, so
-	// close the connection.
+	// end the read: ReadPacket knows no deadline or context, so close the
+	// connection.
 	stopKick := context.AfterFunc(pub.Context(), func() { _ = conn.Close() })
 	wd := startWatchdog(conn, s.cfg.ReadTimeout)
 	err := p.loop(wd)
@@ -101,11 +100,11 @@ func (p *publisher) loop(wd *watchdog) error {
 		// A TS packet carried over from the previous SRT packet continues
 		// only in the very next one: after a gap (SRT dropped a packet too
 		// late to retransmit) its head is gone.
-		seq := pkt.Header().PacketSequenceNumber
-		if p.carry != nil && !(p.seqKnown && seq.Equals(p.nextSeq)) {
+		seq := pkt.Seq()
+		if p.carry != nil && !(p.seqKnown && seq == p.nextSeq) {
 			p.dropCarry()
 		}
-		p.nextSeq, p.seqKnown = seq.Inc(), true
+		p.nextSeq, p.seqKnown = wire.SeqInc(seq), true
 		src := p.src.get(pkt)
 		err = p.feed(pkt.Data(), src)
 		src.Release() // the loop's hold; frames keep their own
@@ -150,7 +149,7 @@ func (p *publisher) noteIgnored() {
 
 // feed pushes every whole TS packet of one SRT payload to the demuxer,
 // resynchronising on a lost sync byte. SRT peers normally send whole TS
-// packets (1316 = 7 x 188), which are pushed as views of the gosrt packet.
+// packets (1316 = 7 x 188), which are pushed as views of the packet slot.
 // A sender whose payload size is not a multiple of 188 splits TS packets
 // across SRT packets: such a packet cannot be viewed in place, so its tail
 // and head are copied once (188 bytes, counted) into a carry packet from
@@ -242,7 +241,7 @@ func (p *publisher) dropCarry() {
 }
 
 // emit turns one access unit into a frame without copying its payload:
-// the frame takes the unit's ranges (views into gosrt packets) and a hold
+// the frame takes the unit's ranges (views into SRT packets) and a hold
 // on every packet they live in.
 func (p *publisher) emit(au *mpegts.AccessUnit) error {
 	if v, a, changed := p.demux.Config(); changed {
@@ -331,7 +330,7 @@ func (p *publisher) reportIngest(extra bool) {
 
 // finish closes the publish (the host hands back every frame, which
 // releases its packets on this goroutine), releases what the demuxer still
-// holds, and checks both ledgers: the allocator and gosrt's packets.
+// holds, and checks both ledgers: the allocator and the SRT packets.
 func (p *publisher) finish(err error) {
 	p.flushTotals()
 	p.demux.Close()
@@ -352,11 +351,11 @@ func (p *publisher) finish(err error) {
 	p.srv.totals.Packets.Add(p.src.taken)
 	p.srv.totals.Decommissioned.Add(p.src.decommissioned)
 	if n := p.src.outstanding(); n != 0 {
-		// Readers kept frames past the close wait: their packets are left
-		// to the garbage collector (gosrt's pool is a sync.Pool), never
-		// reused while a reader may still see them.
+		// Readers kept frames past the close wait: their packets' slots
+		// are never decommissioned, so never reused while a reader may
+		// still see them (they stay out of the socket's pool, counted).
 		p.srv.totals.PacketsAbandoned.Add(n)
-		p.log.Error("srt publish closed with gosrt packets still held by readers; left to the GC", "packets", n, "frames_back", free)
+		p.log.Error("srt publish closed with packets still held by readers; their slots are not reused", "packets", n, "frames_back", free)
 	}
 	if free && pool.Balanced(p.alloc) {
 		pool.Recycle(p.alloc)
@@ -365,18 +364,18 @@ func (p *publisher) finish(err error) {
 	}
 }
 
-// isPeerGone: gosrt's ReadPacket returns io.EOF once the connection is
-// closed, by the peer (shutdown or idle) or by us.
+// isPeerGone: ReadPacket returns io.EOF (or an error wrapping it) once
+// the connection is closed, by the peer (shutdown, idle, error) or by us.
 func isPeerGone(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, gosrt.ErrClientClosed)
+	return errors.Is(err, io.EOF)
 }
 
 // watchdog closes a connection that delivers no data packet for between
-// one and two timeouts: gosrt's ReadPacket has no deadline, and its peer idle timeout
+// one and two timeouts: ReadPacket has no deadline, and the peer idle timeout
 // is fed by keepalives too. It costs one atomic add per packet and one
 // timer firing per timeout.
 type watchdog struct {
-	conn    gosrt.Conn
+	conn    *transport.Conn
 	timeout time.Duration
 	packets atomic.Int64
 	fired   atomic.Bool
@@ -386,7 +385,7 @@ type watchdog struct {
 	stopped bool
 }
 
-func startWatchdog(conn gosrt.Conn, timeout time.Duration) *watchdog {
+func startWatchdog(conn *transport.Conn, timeout time.Duration) *watchdog {
 	w := &watchdog{conn: conn, timeout: timeout}
 	w.mu.Lock()
 	w.timer = time.AfterFunc(timeout, w.check)

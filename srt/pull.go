@@ -5,44 +5,80 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
-	gosrt "github.com/datarhei/gosrt"
-
 	"github.com/zcingest/zerocopy/host"
+	"github.com/zcingest/zerocopy/srt/transport"
 )
 
-// pullConfig turns a configured srt:// URL into the dial address and
-// gosrt configuration (streamid, passphrase, latency … from its query).
+// pullConfig checks a configured srt:// URL and returns its dial address.
 func pullConfig(cfg Config, rawURL string) (addr string, err error) {
 	_, addr, err = dialConfig(cfg, rawURL)
 	return addr, err
 }
 
-func dialConfig(cfg Config, rawURL string) (gosrt.Config, string, error) {
-	c := gosrt.DefaultConfig()
-	if cfg.Latency > 0 {
-		c.Latency = cfg.Latency
-	}
-	if cfg.ReadTimeout > 0 {
-		c.PeerIdleTimeout = cfg.ReadTimeout
-	}
+// dialConfig turns a configured srt:// URL into the dial address and the
+// caller's configuration. The query takes libsrt's URL keys that matter to
+// a caller in live mode: streamid, passphrase, pbkeylen, and latency,
+// conntimeo and peeridletimeo in milliseconds (srt-live-transmit's units);
+// mode may only be caller. Other keys (pkt_size, transtype …) are ignored,
+// as libsrt's live defaults are what this caller does anyway.
+func dialConfig(cfg Config, rawURL string) (transport.DialConfig, string, error) {
+	c := transport.DialConfig{Latency: cfg.Latency, PeerIdleTimeout: cfg.ReadTimeout}
 	if !strings.HasPrefix(rawURL, "srt://") {
 		return c, "", errors.New("want an srt:// URL")
 	}
-	addr, err := c.UnmarshalURL(rawURL)
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url errors quote the URL, which may carry a passphrase.
-		return c, "", errors.New("malformed srt:// URL or query")
+		return c, "", errors.New("malformed srt:// URL")
 	}
-	if addr == "" {
+	if u.Host == "" || u.Port() == "" {
 		return c, "", errors.New("srt:// URL without host:port")
 	}
-	if err := c.Validate(); err != nil {
-		return c, "", err
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return c, "", errors.New("malformed srt:// URL query")
 	}
-	return c, addr, nil
+	c.StreamID, c.Passphrase = q.Get("streamid"), q.Get("passphrase")
+	if len(c.StreamID) > transport.MaxStreamID {
+		return c, "", fmt.Errorf("streamid longer than %d bytes", transport.MaxStreamID)
+	}
+	if err := ValidatePassphrase(c.Passphrase); err != nil {
+		return c, "", fmt.Errorf("passphrase: %w", err)
+	}
+	if m := q.Get("mode"); m != "" && m != "caller" {
+		return c, "", fmt.Errorf("mode %q: a pull is a caller", m)
+	}
+	ms := func(key string, d *time.Duration) error {
+		v := q.Get(key)
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > maxURLMillis {
+			return fmt.Errorf("%s=%q: want milliseconds, 1 to %d", key, v, maxURLMillis)
+		}
+		*d = time.Duration(n) * time.Millisecond
+		return nil
+	}
+	for key, d := range map[string]*time.Duration{"latency": &c.Latency, "conntimeo": &c.ConnectTimeout, "peeridletimeo": &c.PeerIdleTimeout} {
+		if err := ms(key, d); err != nil {
+			return c, "", err
+		}
+	}
+	if v := q.Get("pbkeylen"); v != "" {
+		switch v {
+		case "16", "24", "32":
+			c.KeyLength, _ = strconv.Atoi(v)
+		default:
+			return c, "", fmt.Errorf("pbkeylen=%q: want 16, 24 or 32", v)
+		}
+	}
+	return c, u.Host, nil
 }
 
 // StartPulls starts every configured pull, or, with PullOnDemand, only
@@ -120,23 +156,19 @@ func (s *Server) runPull(path string, onDemand bool) {
 
 var errPullIdle = errors.New("on-demand pull without players")
 
-func (s *Server) pullOnce(path string, conf gosrt.Config, addr string, st *ConnStats, log *slog.Logger, onDemand bool) error {
-	conn, err := gosrt.Dial("srt", addr, conf)
+func (s *Server) pullOnce(path string, conf transport.DialConfig, addr string, st *ConnStats, log *slog.Logger, onDemand bool) error {
+	conf.Log = log
+	conn, err := transport.Dial(s.ctx, addr, conf)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", addr, err)
 	}
 	if !s.track(conn) {
-		closeDialer(conn)
+		_ = conn.Close()
 		return context.Canceled
 	}
-	drained := false
 	defer func() {
 		s.untrack(conn)
-		if drained {
-			_ = conn.Close()
-		} else {
-			closeDialer(conn)
-		}
+		_ = conn.Close()
 	}()
 	pub, err := s.svc.Publish(host.PublishRequest{Path: path, Protocol: "srt", Remote: addr})
 	if err != nil {
@@ -148,8 +180,6 @@ func (s *Server) pullOnce(path string, conf gosrt.Config, addr string, st *ConnS
 		defer stop()
 	}
 	err = s.runPublish(conn, pub, st, log)
-	// ReadPacket took the dialer reader's last word already.
-	drained = errors.Is(err, gosrt.ErrClientClosed)
 	if onDemand && s.ctx.Err() == nil {
 		if c, ok := pub.(host.SubscriberCounter); ok && c.Subscribers() == 0 {
 			return errPullIdle
@@ -160,7 +190,7 @@ func (s *Server) pullOnce(path string, conf gosrt.Config, addr string, st *ConnS
 
 // idleWatch closes an on-demand pull's connection once the publish has
 // had no subscriber for PullIdle.
-func (s *Server) idleWatch(pub host.Publisher, conn gosrt.Conn) (stop func()) {
+func (s *Server) idleWatch(pub host.Publisher, conn *transport.Conn) (stop func()) {
 	c, ok := pub.(host.SubscriberCounter)
 	if !ok {
 		return func() {}
@@ -187,19 +217,4 @@ func (s *Server) idleWatch(pub host.Publisher, conn gosrt.Conn) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-ended }
-}
-
-// closeDialer closes a gosrt dialer and waits (bounded) for its socket
-// reader: gosrt v0.11's reader goroutine reports its end with a blocking
-// send that only Close (if it comes late enough) or a later Read/ReadPacket
-// receives, so without this drain it can outlive the connection forever.
-func closeDialer(conn gosrt.Conn) {
-	_ = conn.Close()
-	deadline := time.Now().Add(dialDrainWait)
-	for time.Now().Before(deadline) {
-		if _, err := conn.ReadPacket(); errors.Is(err, gosrt.ErrClientClosed) {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -1,9 +1,9 @@
-// Package srt serves SRT (gosrt v0.11.0) for the zerocopy plugin:
-// publishers whose MPEG-TS is demuxed straight out of gosrt's packet
-// buffers into codec-unit frames (no copy: frames hold the packets and the
-// last frame to go decommissions them; only a TS packet a sender split
-// across two SRT packets is copied, 188 bytes, counted), players fed by
-// the TS muxer, and
+// Package srt serves SRT for the zerocopy plugin over its own transport
+// (package srt/transport): publishers whose MPEG-TS is demuxed straight
+// out of the packet slots the datagrams were read into, as codec-unit
+// frames (no copy: frames hold the packets and the last frame to go
+// decommissions them; only a TS packet a sender split across two SRT
+// packets is copied, 188 bytes, counted), players fed by the TS muxer, and
 // pulls in caller mode. The streamid decides the role and the hub path
 // (package streamid); the plugin's one auth hook decides access.
 package srt
@@ -18,11 +18,11 @@ import (
 	"sync"
 	"time"
 
-	gosrt "github.com/datarhei/gosrt"
-
 	"github.com/zcingest/zerocopy/host"
 	"github.com/zcingest/zerocopy/mpegts"
 	"github.com/zcingest/zerocopy/srt/streamid"
+	"github.com/zcingest/zerocopy/srt/transport"
+	"github.com/zcingest/zerocopy/srt/wire"
 )
 
 // Config configures the server. Zero durations take the defaults below.
@@ -34,7 +34,7 @@ type Config struct {
 	// Latency is the SRT receive/peer latency offered (TSBPD delay).
 	Latency time.Duration
 	// ReadTimeout closes a publisher that sends no data for this long; it
-	// is also gosrt's peer idle timeout (no packet at all).
+	// is also the transport's peer idle timeout (no packet at all).
 	ReadTimeout time.Duration
 	// AuthTimeout bounds one auth hook call.
 	AuthTimeout time.Duration
@@ -72,7 +72,7 @@ type Server struct {
 	cfg    Config
 	svc    host.Services
 	log    *slog.Logger
-	ln     gosrt.Listener
+	ln     *transport.Listener
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -82,7 +82,7 @@ type Server struct {
 	open    int            // accepted connections and handshakes being decided
 	perIP   map[string]int // the same, per remote IP
 	pending int            // handshakes being decided
-	conns   map[gosrt.Conn]struct{}
+	conns   map[*transport.Conn]struct{}
 	pulls   map[string]bool // paths with a running pull goroutine
 	nextID  uint64
 
@@ -125,24 +125,15 @@ func New(cfg Config, svc host.Services, log *slog.Logger) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, svc: svc, log: log, ctx: ctx, cancel: cancel,
-		perIP: map[string]int{}, conns: map[gosrt.Conn]struct{}{}, pulls: map[string]bool{}}, nil
-}
-
-// gosrtConfig is the transport configuration shared by the listener and
-// the pulls.
-func (s *Server) gosrtConfig() gosrt.Config {
-	c := gosrt.DefaultConfig()
-	c.Latency = s.cfg.Latency
-	c.PeerIdleTimeout = s.cfg.ReadTimeout
-	c.Passphrase = "" // set per request (listener) or per URL (pull)
-	return c
+		perIP: map[string]int{}, conns: map[*transport.Conn]struct{}{}, pulls: map[string]bool{}}, nil
 }
 
 // Listen binds the UDP address and starts accepting callers.
 func (s *Server) Listen() (net.Addr, error) {
-	ln, err := gosrt.Listen("srt", s.cfg.ListenAddr, s.gosrtConfig())
+	ln, err := transport.Listen(s.cfg.ListenAddr, transport.Config{Latency: s.cfg.Latency,
+		PeerIdleTimeout: s.cfg.ReadTimeout, HandshakeTimeout: s.cfg.AuthTimeout + time.Second, Log: s.log})
 	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: "udp", Err: err}
+		return nil, err
 	}
 	s.ln = ln
 	s.wg.Add(1)
@@ -152,6 +143,15 @@ func (s *Server) Listen() (net.Addr, error) {
 
 // Totals returns the server-wide counters.
 func (s *Server) Totals() *Totals { return &s.totals }
+
+// ListenerStats returns the listener socket's counters (datagrams, drops,
+// malformed handshakes); zero before Listen.
+func (s *Server) ListenerStats() transport.ListenerStats {
+	if s.ln == nil {
+		return transport.ListenerStats{}
+	}
+	return s.ln.Stats()
+}
 
 // URL is the srt:// URL a caller dials at hostPort to publish or play
 // path: the streamid (simple form, see package streamid) travels in the
@@ -170,16 +170,10 @@ func URL(action host.Action, hostPort, path, query string) string {
 	return u
 }
 
-// errAcceptPanic marks a handshake gosrt's Accept2 panicked on.
-var errAcceptPanic = errors.New("srt: gosrt panicked parsing a handshake")
-
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
 	for {
-		req, err := s.accept()
-		if errors.Is(err, errAcceptPanic) {
-			continue // logged; the listener is fine, keep serving
-		}
+		req, err := s.ln.Accept()
 		if err != nil {
 			if !s.isClosed() {
 				s.log.Error("srt listener failed; no more callers are accepted", "err", err)
@@ -190,25 +184,9 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// accept is Accept2 guarded: gosrt v0.11 indexes past the end of a
-// conclusion handshake whose CIF is 49-51 bytes with a non-zero extension
-// field (packet.CIFHandshake.Unmarshal). The panic happens before gosrt
-// takes any lock or registers the caller, so recovering leaves the
-// listener consistent.
-func (s *Server) accept() (req gosrt.ConnRequest, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.totals.AcceptPanics.Add(1)
-			s.log.Warn("srt handshake dropped: gosrt panicked parsing it (malformed conclusion handshake)", "panic", fmt.Sprint(r))
-			req, err = nil, errAcceptPanic
-		}
-	}()
-	return s.ln.Accept2()
-}
-
 // dispatch decides one request on a goroutine of its own (the auth hook
 // may block), bounded by MaxPendingHandshakes and the connection caps.
-func (s *Server) dispatch(req gosrt.ConnRequest) {
+func (s *Server) dispatch(req *transport.Request) {
 	ip := ipOf(req.RemoteAddr())
 	s.mu.Lock()
 	var refuse string
@@ -224,7 +202,7 @@ func (s *Server) dispatch(req gosrt.ConnRequest) {
 	}
 	if refuse != "" {
 		s.mu.Unlock()
-		s.reject(req, gosrt.REJX_OVERLOAD, refuse)
+		s.reject(req, wire.RejXOverload, refuse)
 		return
 	}
 	s.pending++
@@ -250,15 +228,18 @@ func (s *Server) release(ip string) {
 	s.mu.Unlock()
 }
 
-func (s *Server) reject(req gosrt.ConnRequest, code gosrt.RejectionReason, why string) {
+func (s *Server) reject(req *transport.Request, code wire.RejectReason, why string) {
 	s.totals.Rejected.Add(1)
+	// code is libsrt's number for the reason (REJ_BADSECRET is 10, the
+	// access-control REJX_UNAUTHORIZED 1401), as srt_getrejectreason
+	// reports it to the caller.
 	s.log.Info("srt caller refused", "remote", req.RemoteAddr().String(), "code", int(code), "reason", why)
 	req.Reject(code)
 }
 
 // rejection maps a refusal to its SRT code.
 type rejection struct {
-	code gosrt.RejectionReason
+	code wire.RejectReason
 	err  error
 }
 
@@ -266,7 +247,7 @@ func (r *rejection) Error() string { return r.err.Error() }
 func (r *rejection) Unwrap() error { return r.err }
 
 // serve decides a request, accepts it and runs the connection.
-func (s *Server) serve(req gosrt.ConnRequest, log *slog.Logger) {
+func (s *Server) serve(req *transport.Request, log *slog.Logger) {
 	remote := req.RemoteAddr().String()
 	id, pub, rej := s.decide(req, remote)
 	s.mu.Lock()
@@ -308,8 +289,11 @@ func (s *Server) serve(req gosrt.ConnRequest, log *slog.Logger) {
 	log.Info("srt connection closed", st.logAttrs(reasonOf(runErr))...)
 }
 
+// reasonOf names why a connection ended: io.EOF itself is a SHUTDOWN from
+// the peer (or our own close, logged where it is decided); the transport's
+// other ends (peer idle, peer error) wrap io.EOF and name themselves.
 func reasonOf(err error) string {
-	if err == nil || errors.Is(err, io.EOF) {
+	if err == nil || err == io.EOF {
 		return "peer closed the connection"
 	}
 	return err.Error()
@@ -318,26 +302,26 @@ func reasonOf(err error) string {
 // decide parses the streamid, checks the passphrase, asks the auth hook
 // and, for a publisher, claims the path, all before the handshake is
 // answered, so every refusal is an SRT rejection code the caller sees.
-func (s *Server) decide(req gosrt.ConnRequest, remote string) (streamid.ID, host.Publisher, *rejection) {
+func (s *Server) decide(req *transport.Request, remote string) (streamid.ID, host.Publisher, *rejection) {
 	if req.Version() != 5 {
-		return streamid.ID{}, nil, &rejection{gosrt.REJX_BAD_REQUEST, errors.New("HSv4 caller: no streamid")}
+		return streamid.ID{}, nil, &rejection{wire.RejXBadRequest, errors.New("HSv4 caller: no streamid")}
 	}
-	id, err := streamid.Parse(req.StreamId())
+	id, err := streamid.Parse(req.StreamID())
 	if err != nil {
-		code := gosrt.REJX_BAD_REQUEST
+		code := wire.RejXBadRequest
 		if errors.Is(err, streamid.ErrBadMode) {
-			code = gosrt.REJX_BAD_MODE
+			code = wire.RejXBadMode
 		}
 		return id, nil, &rejection{code, err}
 	}
 	switch {
 	case s.cfg.Passphrase != "" && !req.IsEncrypted():
-		return id, nil, &rejection{gosrt.REJ_UNSECURE, errors.New("passphrase required, caller is not encrypting")}
+		return id, nil, &rejection{wire.RejUnsecure, errors.New("passphrase required, caller is not encrypting")}
 	case s.cfg.Passphrase == "" && req.IsEncrypted():
-		return id, nil, &rejection{gosrt.REJ_UNSECURE, errors.New("caller encrypts, no passphrase configured")}
+		return id, nil, &rejection{wire.RejUnsecure, errors.New("caller encrypts, no passphrase configured")}
 	case s.cfg.Passphrase != "":
 		if err := req.SetPassphrase(s.cfg.Passphrase); err != nil {
-			return id, nil, &rejection{gosrt.REJ_BADSECRET, errors.New("wrong passphrase")}
+			return id, nil, &rejection{wire.RejBadSecret, errors.New("wrong passphrase")}
 		}
 	}
 	action := host.ActionPlay
@@ -348,12 +332,12 @@ func (s *Server) decide(req gosrt.ConnRequest, remote string) (streamid.ID, host
 	err = s.cfg.Auth.Authorize(ctx, host.AuthRequest{Action: action, Protocol: "srt", Path: id.Path, Query: id.Query, Remote: remote, User: id.User})
 	cancel()
 	if err != nil {
-		code := gosrt.REJX_DOWN // the hook could not decide (callback down or slow)
+		code := wire.RejXDown // the hook could not decide (callback down or slow)
 		switch {
 		case errors.Is(err, host.ErrUnauthorized):
-			code = gosrt.REJX_UNAUTHORIZED
+			code = wire.RejXUnauthorized
 		case errors.Is(err, host.ErrForbidden):
-			code = gosrt.REJX_FORBIDDEN
+			code = wire.RejXForbidden
 		}
 		// The hook's error may echo the query; name only the outcome.
 		return id, nil, &rejection{code, fmt.Errorf("srt %s %s refused by the auth hook (code %d)", action, id.Path, code)}
@@ -363,9 +347,9 @@ func (s *Server) decide(req gosrt.ConnRequest, remote string) (streamid.ID, host
 	}
 	pub, err := s.svc.Publish(host.PublishRequest{Path: id.Path, Protocol: "srt", Remote: remote})
 	if err != nil {
-		code := gosrt.REJX_ISE
+		code := wire.RejXISE
 		if errors.Is(err, host.ErrStreamExists) {
-			code = gosrt.REJX_CONFLICT
+			code = wire.RejXConflict
 		}
 		return id, nil, &rejection{code, fmt.Errorf("srt publish %s: %w", id.Path, err)}
 	}
@@ -380,7 +364,7 @@ func (s *Server) isClosed() bool {
 
 // track registers an open connection so Close can end it; false when
 // the server is closing.
-func (s *Server) track(c gosrt.Conn) bool {
+func (s *Server) track(c *transport.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -390,7 +374,7 @@ func (s *Server) track(c gosrt.Conn) bool {
 	return true
 }
 
-func (s *Server) untrack(c gosrt.Conn) {
+func (s *Server) untrack(c *transport.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -406,7 +390,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	conns := make([]gosrt.Conn, 0, len(s.conns))
+	conns := make([]*transport.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}

@@ -1,22 +1,24 @@
 package srt
 
 import (
-	"github.com/datarhei/gosrt/packet"
-
 	"github.com/zcingest/zerocopy/pool"
 )
 
-// packetSource is one gosrt packet whose payload (up to seven TS packets)
+// decommissioner is a received SRT packet: a transport.Packet, whose slot
+// the datagram was read into (tests use stand-ins).
+type decommissioner interface{ Decommission() }
+
+// packetSource is one SRT packet whose payload (up to seven TS packets)
 // frames borrow instead of copying: an mpegts.Source. The read loop holds
 // it while it feeds the packet to the demuxer, and every access unit whose
 // bytes live in it holds it once more; the last Release decommissions the
-// packet (gosrt's payload buffer goes back to its pool).
+// packet (its slot goes back to the socket's packet pool).
 //
 // Every call happens on the connection's goroutine: the read loop, the
 // demuxer, and frame recycling (frames go back to their publisher, which
 // is this goroutine), so the count needs no atomics.
 type packetSource struct {
-	pkt  packet.Packet
+	pkt  decommissioner
 	refs int32
 	pool *sourcePool
 }
@@ -44,16 +46,16 @@ func (s *packetSource) Release() {
 }
 
 // sourcePool recycles one connection's packet wrappers, so steady state
-// allocates nothing beyond gosrt's own packet per datagram. It counts what
-// it hands out, so a test can assert every packet was decommissioned.
+// allocates nothing per datagram. It counts what it hands out, so a test
+// can assert every packet was decommissioned.
 type sourcePool struct {
 	free           []*packetSource
 	taken          int64 // packets wrapped
-	decommissioned int64 // packets given back to gosrt
+	decommissioned int64 // packets given back to their pool
 }
 
 // get wraps p with one hold, the caller's.
-func (sp *sourcePool) get(p packet.Packet) *packetSource {
+func (sp *sourcePool) get(p decommissioner) *packetSource {
 	var s *packetSource
 	if n := len(sp.free); n > 0 {
 		s = sp.free[n-1]

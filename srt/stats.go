@@ -3,8 +3,9 @@ package srt
 import (
 	"log/slog"
 	"sync/atomic"
+	"time"
 
-	gosrt "github.com/datarhei/gosrt"
+	"github.com/zcingest/zerocopy/srt/transport"
 )
 
 // ConnStats is what one SRT connection did, logged when it closes.
@@ -12,18 +13,19 @@ type ConnStats struct {
 	Role   string // "publish", "play" or "pull"
 	Path   string
 	Remote string
-	// BytesRead is the TS payload bytes read (gosrt packet payloads).
+	// BytesRead is the TS payload bytes read (SRT packet payloads).
 	BytesRead int64
 	// BytesSent is the TS bytes written to a player.
 	BytesSent int64
 	// EgressBytesCopied counts the bytes a player's TS packets were copied
-	// to assemble contiguous 1316-byte messages for gosrt's Write (which
-	// copies them once more into its own packets). Ingest copies nothing.
+	// to assemble contiguous 1316-byte messages for the transport's Write
+	// (which copies them once more into its send buffer). Ingest copies
+	// nothing.
 	EgressBytesCopied int64
 	VideoFrames       int64
 	AudioFrames       int64
-	// Packets and Decommissioned count gosrt packets wrapped and given
-	// back; they are equal once the connection is done.
+	// Packets and Decommissioned count SRT packets wrapped and given back
+	// to their pool; they are equal once the connection is done.
 	Packets        int64
 	Decommissioned int64
 	// Resyncs counts TS sync losses skipped; SkippedBytes the bytes lost
@@ -61,14 +63,13 @@ type SRTStats struct {
 	RecvBufPkts, SendBufPkts                          uint64
 }
 
-func srtStats(c gosrt.Conn) SRTStats {
-	var s gosrt.Statistics
-	c.Stats(&s)
-	a, i := s.Accumulated, s.Instantaneous
+func srtStats(c *transport.Conn) SRTStats {
+	s := c.Stats()
 	return SRTStats{
-		PktRecv: a.PktRecv, PktRecvLoss: a.PktRecvLoss, PktRecvDrop: a.PktRecvDrop, PktRecvRetrans: a.PktRecvRetrans,
-		PktSent: a.PktSent, PktSendLoss: a.PktSendLoss, PktSendDrop: a.PktSendDrop, PktRetrans: a.PktRetrans,
-		RTTms: i.MsRTT, RecvBufMs: i.MsRecvBuf, SendBufMs: i.MsSendBuf, RecvBufPkts: i.PktRecvBuf, SendBufPkts: i.PktSendBuf,
+		PktRecv: s.PktRecv, PktRecvLoss: s.PktRecvLoss, PktRecvDrop: s.PktRecvDrop, PktRecvRetrans: s.PktRecvRetrans,
+		PktSent: s.PktSent, PktSendLoss: s.PktSendLoss, PktSendDrop: s.PktSendDrop, PktRetrans: s.PktRetrans,
+		RTTms: float64(s.RTT) / float64(time.Millisecond), RecvBufMs: s.RecvBufMs, SendBufMs: s.SendBufMs,
+		RecvBufPkts: s.RecvBufPkts, SendBufPkts: s.SendBufPkts,
 	}
 }
 
@@ -113,10 +114,9 @@ func (st *ConnStats) logAttrs(reason string) []any {
 // Totals are the server's counters over every connection.
 type Totals struct {
 	Accepted, Rejected   atomic.Int64
-	AcceptPanics         atomic.Int64 // handshakes that panicked inside gosrt's Accept2 (recovered)
-	Packets              atomic.Int64 // gosrt packets wrapped by publishers
+	Packets              atomic.Int64 // SRT packets wrapped by publishers
 	Decommissioned       atomic.Int64 // and given back
-	PacketsAbandoned     atomic.Int64 // left to the GC because readers kept frames past the close wait
+	PacketsAbandoned     atomic.Int64 // never decommissioned because readers kept frames past the close wait
 	EgressBytesCopied    atomic.Int64
 	BytesRead, BytesSent atomic.Int64
 }

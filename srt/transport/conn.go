@@ -54,7 +54,7 @@ type connParams struct {
 
 // Conn is one SRT connection in live mode: its receiver runs on the
 // goroutine calling ReadPacket (which also processes every control packet
-// and the 10 ms timer), its sender is fed by Write.
+// and the connection's timer), its sender is fed by Write.
 type Conn struct {
 	p   connParams
 	snd *sender
@@ -76,6 +76,9 @@ type Conn struct {
 	r      receiver
 	ctrl   [MaxDatagram]byte // control packets built by the ReadPacket goroutine
 	tick   *time.Ticker
+	// tickFast: the timer runs at ackInterval (a gap is being recovered)
+	// rather than idleTick.
+	tickFast bool
 
 	lastSend atomic.Int64 // ns since Start of our last datagram
 	st       recvCounters
@@ -98,7 +101,7 @@ func newConn(p connParams) *Conn {
 	c := &Conn{
 		in:   make(chan *Packet, InboundQueue),
 		done: make(chan struct{}),
-		tick: time.NewTicker(ackInterval),
+		tick: time.NewTicker(idleTick),
 	}
 	write := p.Write
 	p.Write = func(b []byte) error {
@@ -172,6 +175,7 @@ func (c *Conn) ReadPacket() (*Packet, error) {
 			c.onTick()
 		case <-c.done:
 		}
+		c.pace()
 	}
 }
 

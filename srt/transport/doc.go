@@ -11,8 +11,10 @@
 // place and handed to the reader of the connection without a copy; one
 // goroutine reads each socket and routes by destination socket ID to the
 // connection's bounded queue; all of a connection's receive state lives on
-// the goroutine calling Conn.ReadPacket, which also runs its 10 ms timer.
-// There is no goroutine per connection and no allocation per packet.
+// the goroutine calling Conn.ReadPacket, which also runs its timer (10 ms
+// while a gap is recovered, 100 ms otherwise: the ACKs of flowing data ride
+// on its arrival). There is no goroutine per connection and no allocation
+// per packet.
 //
 // Unlike libsrt, packets are delivered as soon as they are in order (no
 // TSBPD hold); a gap is waited for at most the latency after the first

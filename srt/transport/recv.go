@@ -167,6 +167,11 @@ func (c *Conn) handle(p *Packet) {
 	}
 	if !wire.IsControl(b) {
 		c.handleData(p, now)
+		if c.r.fresh && now-c.r.lastACK >= int64(ackInterval) {
+			// ACKs of flowing data ride on its arrival, not on a
+			// timer (see idleTick).
+			c.sendACK(now)
+		}
 		return
 	}
 	h, cif, err := wire.ParseControlHeader(b)
@@ -419,6 +424,20 @@ func (c *Conn) onTick() {
 		c.st.bufMs.Store(uint64((now - r.oldestArrival()) / int64(time.Millisecond)))
 	} else {
 		c.st.bufMs.Store(0)
+	}
+}
+
+// pace sets the timer's period: ackInterval while a gap waits for its
+// retransmission (periodic NAKs, the too-late skip), idleTick otherwise.
+// The timer is reset only when that changes.
+func (c *Conn) pace() {
+	if fast := c.r.missing > 0; fast != c.tickFast {
+		c.tickFast = fast
+		if fast {
+			c.tick.Reset(ackInterval)
+		} else {
+			c.tick.Reset(idleTick)
+		}
 	}
 }
 

@@ -13,10 +13,13 @@ const (
 	// takes 10 to 79 bytes); libsrt refuses shorter and longer ones.
 	MinPassphrase = 10
 	MaxPassphrase = 79
-	// MaxSendBufferPackets bounds the packets a player's connection keeps
-	// unacknowledged (about 11 MB): a peer that stops acknowledging is cut
-	// (the transport would otherwise drop its oldest packets silently).
-	MaxSendBufferPackets = 8192
+	// MaxSendDropIntervals cuts a player whose connection dropped
+	// packets unacknowledged (older than its latency plus the transport's
+	// SendDropDelay) in this many stats intervals in a row: it stopped
+	// acknowledging, so feeding it costs the link and the send buffer
+	// for nothing. A lossy but live player loses a packet now and then,
+	// not every second.
+	MaxSendDropIntervals = 5
 	// payloadSize is one SRT message of TS: 7 packets of 188 bytes, the
 	// size every SRT peer expects in live mode.
 	payloadSize  = 7 * tsPacketSize

@@ -26,6 +26,10 @@ type player struct {
 	msg  []byte // the message being assembled, cap payloadSize
 	// sendFn is p.send bound once, so WriteFrame gets no new closure per frame.
 	sendFn func(pieces [][]byte) error
+	// drops is the sender's dropped-packet count at the last stats
+	// interval; dropStreak how many intervals in a row it grew.
+	drops      uint64
+	dropStreak int
 }
 
 // errStreamEnded is a player's close reason when its stream ended.
@@ -116,11 +120,20 @@ func (p *player) loop(ctx context.Context, sub host.Subscriber) error {
 			if rep, ok := sub.(host.EgressReporter); ok {
 				rep.ReportEgress(host.EgressStats{Protocol: "srt", Remote: p.st.Remote, Extra: stats.PlayExtra()})
 			}
-			// The sender keeps unacknowledged packets until its drop
-			// delay (bounded by transport.MaxSendBuffer); a peer that
-			// stops acknowledging is cut here, earlier.
-			if buf := stats.SendBufPkts; buf > MaxSendBufferPackets {
-				return fmt.Errorf("player not acknowledging: %d packets unacknowledged (MaxSendBufferPackets %d)", buf, MaxSendBufferPackets)
+			// The sender drops what stays unacknowledged past the
+			// peer's latency plus transport.SendDropDelay, so its
+			// buffer stays bounded; a peer that keeps it dropping
+			// (it stopped acknowledging: frozen, or far too slow) is
+			// cut instead of being fed a stream it never gets.
+			if stats.PktSendDrop > p.drops {
+				p.dropStreak++
+			} else {
+				p.dropStreak = 0
+			}
+			p.drops = stats.PktSendDrop
+			if p.dropStreak >= MaxSendDropIntervals {
+				return fmt.Errorf("player not acknowledging: %d packets dropped unacknowledged, in each of the last %d intervals of %v (MaxSendDropIntervals)",
+					stats.PktSendDrop, MaxSendDropIntervals, statsInterval)
 			}
 		}
 	}

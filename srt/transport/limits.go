@@ -1,6 +1,10 @@
 package transport
 
-import "time"
+import (
+	"time"
+
+	"github.com/zcingest/zerocopy/srt/wire"
+)
 
 // Limits of the SRT transport. Each is a named bound on memory or work a
 // peer (or a flood of peers) could otherwise make us spend without end.
@@ -76,6 +80,14 @@ const (
 	// per connection cost a fifth of the receive CPU (wake-ups) at 32
 	// paced publishers.
 	idleTick = 100 * time.Millisecond
+	// minKeyRefreshInterval spaces the key refreshes (KMREQ) a peer may
+	// make us derive: each costs a PBKDF2 run (2048 HMAC-SHA1 rounds,
+	// about a millisecond), libsrt refreshes once per 2^24 packets, and
+	// a repeated KMREQ is answered from the last one without a run.
+	minKeyRefreshInterval = time.Second
+	// maxKMSize is the longest KM message: a 16-byte header, a 16-byte
+	// salt and both wrapped keys; a longer KMREQ is never remembered.
+	maxKMSize = 16 + 16 + wire.MaxKMWrap
 	// ackRepeat is how long a full ACK waits for its ACKACK before it is
 	// sent again even though nothing new arrived (libsrt repeats it too).
 	ackRepeat = 100 * time.Millisecond

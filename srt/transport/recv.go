@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 
@@ -37,6 +38,13 @@ type receiver struct {
 	pktRate, byteRate   uint32
 
 	peerShutdown bool
+
+	// The last key refresh handled: its KM bytes (a repeat of them is
+	// answered from here) and when; see minKeyRefreshInterval.
+	lastKM     [maxKMSize]byte
+	lastKMLen  int
+	lastKMAt   int64
+	lastKMGood bool
 }
 
 // sentACK remembers when full ACK number no was sent, for its ACKACK.
@@ -545,17 +553,49 @@ func (c *Conn) onKMREQ(cif []byte) {
 		c.sendControl(wire.CtrlUser, wire.SubtypeKMRSP, 0, st[:])
 		return
 	}
+	r := &c.r
+	now := c.now()
+	if r.lastKMAt != 0 && len(cif) == r.lastKMLen && bytes.Equal(cif, r.lastKM[:r.lastKMLen]) {
+		// libsrt sends a KMREQ again until its KMRSP arrives: answer a
+		// repeat as before, without deriving the key again.
+		c.answerKM(cif, r.lastKMGood)
+		return
+	}
+	if r.lastKMAt != 0 && now-r.lastKMAt < int64(minKeyRefreshInterval) {
+		// Each refresh costs a PBKDF2 derivation (about a millisecond);
+		// a peer sending new ones faster than any libsrt would is
+		// ignored until the interval passed (it will send again).
+		c.st.malformed.Add(1)
+		return
+	}
+	r.lastKMAt = now
+	r.lastKMLen = copy(r.lastKM[:], cif)
+	if r.lastKMLen < len(cif) {
+		r.lastKMLen = -1 // longer than any KM: never a repeat
+	}
 	km, err := wire.ParseKM(cif)
+	r.lastKMGood = false
 	if err == nil {
 		var nc *wire.Cipher
 		if nc, err = c.p.Cipher.Refresh(&km, c.p.Passphrase); err == nil {
 			c.p.Cipher = nc
-			c.sendControl(wire.CtrlUser, wire.SubtypeKMRSP, 0, cif)
+			r.lastKMGood = true
 			c.st.keyRefresh.Add(1)
+			c.answerKM(cif, true)
 			return
 		}
 	}
 	c.p.Log.Warn("srt key refresh failed", "socket", c.p.LocalID, "peer", c.p.Peer, "err", err)
+	c.answerKM(cif, false)
+}
+
+// answerKM answers a key refresh: the KM echoed when it was installed,
+// else the bad-secret state.
+func (c *Conn) answerKM(cif []byte, good bool) {
+	if good {
+		c.sendControl(wire.CtrlUser, wire.SubtypeKMRSP, 0, cif)
+		return
+	}
 	var st [4]byte
 	binary.BigEndian.PutUint32(st[:], wire.KMStateBadSecret)
 	c.sendControl(wire.CtrlUser, wire.SubtypeKMRSP, 0, st[:])

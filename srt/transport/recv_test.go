@@ -322,14 +322,31 @@ func TestReceiverKeyRefresh(t *testing.T) {
 	if len(rsp) != 1 || !bytes.Equal(rsp[0], cif) {
 		t.Fatalf("KMRSP %x, want %x", rsp, cif)
 	}
-	// A KMREQ wrapped with another passphrase is answered with the
-	// bad-secret state and changes nothing.
+	// A repeat (libsrt sends its KMREQ until the KMRSP arrives) is
+	// answered the same, without another key derivation.
+	r.control(t, wire.CtrlUser, wire.SubtypeKMREQ, 0, cif)
+	r.data(t, 2, false)
+	r.read(t)
+	if rsp = r.sent(wire.CtrlUser); len(rsp) != 2 || !bytes.Equal(rsp[1], cif) {
+		t.Fatalf("KMRSP to the repeat %x, want %x", rsp, cif)
+	}
+	// A different KMREQ within minKeyRefreshInterval is ignored: each
+	// costs a PBKDF2 run.
 	km3, _, _ := wire.NewKM("another-passphrase", 16)
 	cif3, _ := wire.AppendKM(nil, &km3)
 	r.control(t, wire.CtrlUser, wire.SubtypeKMREQ, 0, cif3)
-	r.data(t, 2, false)
+	r.data(t, 3, false)
 	r.read(t)
-	if rsp = r.sent(wire.CtrlUser); len(rsp) != 2 || binary.BigEndian.Uint32(rsp[1]) != wire.KMStateBadSecret {
+	if rsp = r.sent(wire.CtrlUser); len(rsp) != 2 {
+		t.Fatalf("a second refresh within the interval was answered: %x", rsp)
+	}
+	// After it, a KMREQ wrapped with another passphrase is answered with
+	// the bad-secret state and changes nothing.
+	r.c.r.lastKMAt -= int64(minKeyRefreshInterval)
+	r.control(t, wire.CtrlUser, wire.SubtypeKMREQ, 0, cif3)
+	r.data(t, 4, false)
+	r.read(t)
+	if rsp = r.sent(wire.CtrlUser); len(rsp) != 3 || binary.BigEndian.Uint32(rsp[2]) != wire.KMStateBadSecret {
 		t.Fatalf("KMRSPs %x", rsp)
 	}
 	r.done(t)

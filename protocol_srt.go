@@ -19,7 +19,7 @@ type SRTConfig struct {
 	Passphrase string `desc:"require this SRT passphrase (AES) of every caller, 10 to 79 bytes (never logged)"`
 	// Latency: below 20 ms SRT cannot retransmit anything; beyond 10 s it
 	// is a recording, not live.
-	Latency time.Duration `default:"120ms" min:"20ms" max:"10s" desc:"SRT latency (TSBPD delay) offered to callers and pulls"`
+	Latency time.Duration `default:"120ms" min:"20ms" max:"10s" desc:"SRT latency offered to callers and pulls: how long a lost packet is waited for (packets in order are delivered at once)"`
 	// An hour of silence is already a dead peer.
 	ReadTimeout time.Duration `default:"10s" min:"1s" max:"1h" desc:"close a publisher that sends no data for this long (also the SRT peer idle timeout)"`
 	AuthTimeout time.Duration `default:"2s" min:"100ms" max:"1m" desc:"how long the auth hook may take to decide one SRT caller"`

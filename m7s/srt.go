@@ -16,7 +16,7 @@ type SRTConfig struct {
 	Enable      bool          `default:"true" desc:"accept SRT publishers (UDP listener)"`
 	ListenAddr  string        `default:":6000" desc:"SRT listen address (UDP); m7s's stock srt plugin must not use it"`
 	Passphrase  string        `desc:"require this SRT passphrase (AES) of every caller, 10 to 79 bytes (never logged)"`
-	Latency     time.Duration `default:"120ms" desc:"SRT latency (TSBPD delay) offered to callers"`
+	Latency     time.Duration `default:"120ms" desc:"SRT latency offered to callers: how long a lost packet is waited for"`
 	ReadTimeout time.Duration `default:"10s" desc:"close a publisher that sends no data for this long (also the SRT peer idle timeout)"`
 	AuthTimeout time.Duration `default:"2s" desc:"how long the auth hook may take to decide one SRT caller"`
 	// Caps enforced before a handshake is answered; 0 means no cap.

@@ -31,7 +31,11 @@ type Config struct {
 	// Passphrase, when set, is required of every caller (AES, 10..79
 	// bytes); a caller without it or with another is refused.
 	Passphrase string
-	// Latency is the SRT receive/peer latency offered (TSBPD delay).
+	// Latency is the SRT latency offered in the handshake; a connection
+	// uses the larger of it and the peer's. Received packets are
+	// delivered as soon as they are in order (no TSBPD hold): the latency
+	// is how long a lost packet is waited for before it is skipped, and
+	// what a player's sender keeps unacknowledged packets for.
 	Latency time.Duration
 	// ReadTimeout closes a publisher that sends no data for this long; it
 	// is also the transport's peer idle timeout (no packet at all).

@@ -20,6 +20,7 @@ import (
 
 	gosrt "github.com/datarhei/gosrt"
 
+	"github.com/zcingest/zerocopy/internal/testclip"
 	"github.com/zcingest/zerocopy/internal/testutil"
 	"github.com/zcingest/zerocopy/limit"
 	"github.com/zcingest/zerocopy/srt/wire"
@@ -264,9 +265,7 @@ func dtFreePort(t *testing.T) int {
 }
 
 func TestDialReadFromFFmpeg(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testclip.NeedFFmpeg(t)
 	base := runtime.NumGoroutine()
 	clip := filepath.Join(t.TempDir(), "clip.ts")
 	if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
@@ -636,9 +635,7 @@ func TestDialOwnListener(t *testing.T) {
 // stream from our sender, in the clear and encrypted (libsrt decrypts what
 // we encrypt), and remuxes all of it: the output has the clip's video.
 func TestDialPublishToFFmpeg(t *testing.T) {
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testclip.NeedFFmpeg(t) // ffmpeg and ffprobe
 	dir := t.TempDir()
 	clip := filepath.Join(dir, "clip.ts")
 	if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
@@ -709,9 +706,7 @@ func TestDialPublishToFFmpeg(t *testing.T) {
 // TestDialFFmpegWrongPassphrase: libsrt refuses a wrong passphrase with
 // SRT_REJ_BADSECRET, which Dial reports as a *RejectError with reason 10.
 func TestDialFFmpegWrongPassphrase(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testclip.NeedFFmpeg(t)
 	port := dtFreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -546,7 +546,7 @@ func FuzzListenerDatagram(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := l.pool.get()
 		if p == nil {
-			t.Skip("pool exhausted")
+			t.Fatal("packet pool exhausted: dispatch leaked packets")
 		}
 		p.setLen(copy(p.slot, b))
 		l.dispatch(p, peer)

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/zcingest/zerocopy/internal/testclip"
 )
 
 // TestLibsrtCaller handshakes with a real libsrt peer (ffmpeg's SRT caller)
@@ -16,9 +18,10 @@ import (
 // unwraps libsrt's key material with the passphrase (and fails with a
 // wrong one), accepts, and decrypts libsrt's first data packets to MPEG-TS.
 func TestLibsrtCaller(t *testing.T) {
+	testclip.NeedFFmpeg(t)
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
-		t.Skip("ffmpeg not installed")
+		t.Fatal(err)
 	}
 	const (
 		pass     = "libsrt-passphrase"
@@ -150,9 +153,10 @@ func TestLibsrtCaller(t *testing.T) {
 // which libsrt 1.5 reports as "Unknown or erroneous"; 2403 is the
 // application-defined reason 1403.
 func TestLibsrtRejection(t *testing.T) {
+	testclip.NeedFFmpeg(t)
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
-		t.Skip("ffmpeg not installed")
+		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		typ  HandshakeType

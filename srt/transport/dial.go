@@ -262,7 +262,8 @@ func (d *dialer) accepted(rsp *wire.Handshake) (time.Duration, error) {
 	}
 	latency := d.cfg.Latency
 	for _, ms := range [2]uint16{rsp.SRT.RecvDelay, rsp.SRT.SendDelay} {
-		latency = max(latency, time.Duration(ms)*time.Millisecond)
+		// Up to MaxLatency (see handshake.go's accept).
+		latency = max(latency, min(time.Duration(ms)*time.Millisecond, MaxLatency))
 	}
 	return latency, nil
 }

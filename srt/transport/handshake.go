@@ -100,7 +100,9 @@ func (r *Request) Accept() (*Conn, error) {
 		r.rejectLocked(wire.RejUnsecure)
 		return nil, ErrNoPassphrase
 	}
-	lat := max(l.cfg.Latency, time.Duration(r.hs.SRT.RecvDelay)*time.Millisecond, time.Duration(r.hs.SRT.SendDelay)*time.Millisecond)
+	// The peer's latency counts up to MaxLatency: beyond it a lost
+	// packet would stall the stream that long before it is skipped.
+	lat := max(l.cfg.Latency, min(max(time.Duration(r.hs.SRT.RecvDelay), time.Duration(r.hs.SRT.SendDelay))*time.Millisecond, MaxLatency))
 	p := connParams{
 		PeerID:          r.hs.SocketID,
 		Peer:            r.key.from,

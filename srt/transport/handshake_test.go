@@ -144,6 +144,33 @@ func TestHandshakeRetransmits(t *testing.T) {
 	testutil.WaitGoroutines(t, base)
 }
 
+// TestHandshakeLatencyCapped: a caller asking for libsrt's largest latency
+// (65 s) gets MaxLatency: a lost packet never stalls the stream longer.
+func TestHandshakeLatencyCapped(t *testing.T) {
+	base := runtime.NumGoroutine()
+	l, err := Listen("127.0.0.1:0", Config{Latency: 120 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newRawCaller(t, l.Addr(), 0x456)
+	conc := c.conclusion(c.induce())
+	conc.SRT.RecvDelay, conc.SRT.SendDelay = 0xFFFF, 0xFFFF
+	c.send(conc)
+	req, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := req.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.Latency() != MaxLatency {
+		t.Fatalf("latency %v, want MaxLatency %v", conn.Latency(), MaxLatency)
+	}
+	l.Close()
+	testutil.WaitGoroutines(t, base)
+}
+
 // TestHandshakeRefusals: a bad cookie is refused as rogue; a full accept
 // queue refuses with REJX_OVERLOAD; a request left undecided past
 // HandshakeTimeout can no longer be accepted.

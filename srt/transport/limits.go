@@ -66,6 +66,13 @@ const (
 	// fits a datagram (each range is 8 bytes): the rest is reported by the
 	// next periodic NAK.
 	MaxLossRangesPerNAK = 128
+	// MaxLatency bounds the latency a peer's handshake can make a
+	// connection use (libsrt's field allows 65 s): the receiver waits
+	// that long for a lost packet before skipping it, stalling the
+	// stream, and a sender keeps unacknowledged packets that long. Ours
+	// (Config.Latency) is used as configured; zerocopy's config caps it
+	// at the same 10 s.
+	MaxLatency = 10 * time.Second
 	// MaxStreamID is libsrt's bound on SRTO_STREAMID (512 bytes).
 	MaxStreamID = 512
 

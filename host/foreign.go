@@ -18,7 +18,15 @@ type Holder interface {
 // is either all allocator memory or all foreign memory: call Hold for every
 // holder whose bytes the payload references, before the frame is published.
 // Publishing goroutine only.
-func (f *Frame) Hold(h Holder) { f.holders = append(f.holders, h) }
+func (f *Frame) Hold(h Holder) {
+	if len(f.holders) == cap(f.holders) && f.owner != nil {
+		// An SRT keyframe holds dozens of packets: grow from the pool's
+		// recycled slices rather than by doubling a fresh one each time
+		// a frame first carries more than before.
+		f.holders = f.owner.growHolders(f.holders)
+	}
+	f.holders = append(f.holders, h)
+}
 
 // Foreign reports whether f's payload is foreign memory (see Hold).
 func (f *Frame) Foreign() bool { return len(f.holders) > 0 }

@@ -120,6 +120,9 @@ type FramePool struct {
 	signal      chan struct{}         // wakes Close while it waits
 	closing     atomic.Bool           // Close is waiting: only then do releases signal
 	outstanding int                   // frames handed out and not yet back
+	// holderFree are recycled holder slices (foreign.go) by size class:
+	// class c has capacity minHolderSlice<<c.
+	holderFree [holderClasses][][]Holder
 }
 
 // NewFramePool returns a pool whose frame payloads come from alloc.
@@ -155,6 +158,58 @@ const (
 	unitsPerFrame   = 8 // SPS/PPS/SEI/slices of a typical access unit
 	buffersPerFrame = 8 // payload ranges: one per RTMP chunk of a 32 KiB frame (more grow once, then circulate)
 )
+
+// Holder slices (foreign.go) come in power-of-two size classes from
+// minHolderSlice, recycled per class by the pool: a frame's slice goes
+// back when the frame is recycled, so frames carrying many holders (SRT
+// keyframes) reuse each other's slices instead of growing fresh ones.
+// Slices beyond the largest class are not pooled.
+const (
+	minHolderSlice = 8
+	holderClasses  = 12 // up to 16,384 holders
+)
+
+// holderClass returns the size class whose capacity fits n holders.
+func holderClass(n int) int {
+	c := 0
+	for minHolderSlice<<c < n {
+		c++
+	}
+	return c
+}
+
+// growHolders returns a slice of the next size class holding hs's entries
+// (from the class's free list when it has one) and recycles hs.
+func (p *FramePool) growHolders(hs []Holder) []Holder {
+	c := holderClass(len(hs) + 1)
+	var b []Holder
+	if c < holderClasses && len(p.holderFree[c]) > 0 {
+		free := p.holderFree[c]
+		b = free[len(free)-1]
+		free[len(free)-1] = nil
+		p.holderFree[c] = free[:len(free)-1]
+	} else {
+		b = make([]Holder, 0, minHolderSlice<<c)
+	}
+	b = append(b, hs...)
+	p.putHolders(hs)
+	return b
+}
+
+// putHolders recycles a holder slice of one of the size classes; others
+// are left to the garbage collector.
+func (p *FramePool) putHolders(hs []Holder) {
+	n := cap(hs)
+	if n < minHolderSlice {
+		return
+	}
+	c := holderClass(n)
+	if c >= holderClasses || minHolderSlice<<c != n {
+		return
+	}
+	clear(hs[:n])
+	p.holderFree[c] = append(p.holderFree[c], hs[:0])
+}
 
 // Reserve makes sure at least n frames exist, so a stream that will hold n
 // frames in its ring allocates them all when it starts rather than while it
@@ -206,6 +261,10 @@ func (p *FramePool) recycle(f *Frame) {
 		f.releaseForeign()
 	} else {
 		pool.FreeMemory(p.alloc, &f.Payload)
+	}
+	if f.holders != nil {
+		p.putHolders(f.holders)
+		f.holders = nil
 	}
 	if f.small != nil && cap(f.Payload.Buffers) > cap(f.small) {
 		p.large = append(p.large, f.Payload.Buffers)

@@ -469,6 +469,13 @@ func TestDialLossyRelay(t *testing.T) {
 	if st.PktRetrans == 0 || st.PktSendLoss == 0 || st.PktSendDrop != 0 {
 		t.Errorf("stats %+v: want retransmissions, no drops", st)
 	}
+	dtTeardown(t, c, reader, r, g, base)
+}
+
+// dtTeardown closes the dialed conn (checking its slots), the relay and
+// the gosrt listener, and waits for the goroutines to return to base.
+func dtTeardown(t *testing.T, c *Conn, reader <-chan error, r *dtRelay, g *dtGosrt, base int) {
+	t.Helper()
 	dtClose(t, c, reader, true)
 	r.close()
 	g.ln.Close()
@@ -520,11 +527,7 @@ func TestDialPeerStopsACKing(t *testing.T) {
 	if st := c.Stats(); st.SendBufPkts != 0 || st.PktSendDrop != n {
 		t.Fatalf("after the drop delay: %+v", st)
 	}
-	dtClose(t, c, reader, true)
-	r.close()
-	g.ln.Close()
-	<-g.done
-	testutil.WaitGoroutines(t, base)
+	dtTeardown(t, c, reader, r, g, base)
 }
 
 func TestDialTimeoutAndCancel(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -205,25 +206,13 @@ func TestReceiverShutdownDeliversTail(t *testing.T) {
 		got = append(got, p.Seq())
 		p.Decommission()
 	}
-	if want := []uint32{0, 1, 3, 4, 7}; !equalSeqs(got, want) {
+	if want := []uint32{0, 1, 3, 4, 7}; !slices.Equal(got, want) {
 		t.Fatalf("delivered %v, want %v", got, want)
 	}
 	if n := r.pool.outstanding(); n != 0 {
 		t.Errorf("%d packets outstanding", n)
 	}
 	r.done(t)
-}
-
-func equalSeqs(a, b []uint32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestReceiverDropReq: the sender's DROPREQ skips that range at once.

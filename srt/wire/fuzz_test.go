@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -89,7 +90,7 @@ func FuzzControl(f *testing.F) {
 				re = AppendNAK(re, r.from, r.to)
 			}
 			var list2 []lossRange
-			if err := ParseNAK(re, func(f, t uint32) { list2 = append(list2, lossRange{f, t}) }); err != nil || !equalRanges(list, list2) {
+			if err := ParseNAK(re, func(f, t uint32) { list2 = append(list2, lossRange{f, t}) }); err != nil || !slices.Equal(list, list2) {
 				t.Fatalf("NAK %v -> %v %v", list, list2, err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -516,7 +517,7 @@ func TestNAK(t *testing.T) {
 		if err := ParseNAK(cif, func(f, t uint32) { got = append(got, lossRange{f, t}) }); err != nil {
 			t.Fatal(err)
 		}
-		if !equalRanges(got, list) {
+		if !slices.Equal(got, list) {
 			t.Fatalf("round trip %v: %v", list, got)
 		}
 		// gosrt reads ours ...
@@ -552,18 +553,6 @@ func TestNAK(t *testing.T) {
 	if MaxLossRangesPerNAK*8+HeaderSize+28 > 1500 {
 		t.Fatal("MaxLossRangesPerNAK does not fit a datagram")
 	}
-}
-
-func equalRanges(a, b []lossRange) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDropReq(t *testing.T) {
